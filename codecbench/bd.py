@@ -1,0 +1,422 @@
+"""Bjontegaard deltas (BD-rate, BD-quality), dataset averages, bootstrap intervals and rankings.
+
+How a value is computed (identical to the ``bjontegaard`` package, which the tests check):
+rates are taken as ``log10(rate)``; a curve is interpolated with ``pchip`` (default, JVET practice),
+``cubic`` (a least-squares cubic polynomial, VCEG-M33) or ``akima``, and integrated over the
+*overlap* of the two curves only.
+
+- BD-rate: ``log10(rate)`` interpolated as a function of quality, averaged over the quality
+  overlap; reported as ``(10 ** (mean log-rate difference) - 1) * 100`` percent.
+- BD-quality: quality interpolated as a function of ``log10(rate)``, averaged over the log-rate
+  overlap; reported in the metric's unit (dB for PSNR, VMAF points, LPIPS units, ...).
+
+Sign convention, the same for every metric, so that "better than the anchor" always reads the same:
+
+- BD-rate < 0 means the test codec needs less rate for the same quality (better).
+- BD-quality > 0 means the test codec gives better quality at the same rate. For a lower-is-better
+  metric (LPIPS, DISTS, FID, KID) the value is the *reduction* ``anchor - test``, so a positive
+  BD-LPIPS means the test codec's LPIPS is lower (better).
+
+Curves need at least :data:`MIN_POINTS` points and a non-empty overlap, else a
+:class:`~codecbench.errors.CodecbenchError` says which. A curve whose quality does not strictly
+improve with rate is *flagged* (``monotonic=False`` and a ``warning``), never silently fixed.
+
+Dataset averages are the plain mean over sequences of the per-sequence values (as papers and JVET
+CTC report them); they are ``NaN`` when any sequence has no value, so that an average over a subset
+is never passed off as the dataset's. Confidence intervals are percentile bootstrap intervals over
+sequences: ``n_boot`` resamples (default 2000) of the sequences with replacement, drawn from
+``numpy.random.default_rng(seed)`` (default seed 0), so they are reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.interpolate
+
+from codecbench.errors import CodecbenchError
+
+METHODS: tuple[str, ...] = ("pchip", "cubic", "akima")
+MODES: tuple[str, ...] = ("rate", "quality")
+#: Fewest rate points a curve needs (VCEG-M33 fits a cubic through at least four).
+MIN_POINTS = 4
+#: Value of ``sequence`` in rows that hold a dataset average or a dataset-level metric (FID).
+ALL_SEQUENCES = "*"
+
+#: Columns of :func:`bd_table`'s result.
+TABLE_COLUMNS = [
+    "codec",
+    "anchor",
+    "dataset",
+    "sequence",
+    "metric",
+    "method",
+    "mode",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n_sequences",
+    "monotonic",
+    "warning",
+]
+
+#: Direction of metrics that are not registered as plugins here (matched by name prefix).
+_KNOWN_DIRECTIONS: tuple[tuple[str, bool], ...] = (
+    ("psnr", True),
+    ("ssim", True),
+    ("ms_ssim", True),
+    ("vmaf", True),
+    ("lpips", False),
+    ("dists", False),
+    ("fid", False),
+    ("kid", False),
+    ("flip", False),
+)
+
+
+def metric_higher_is_better(metric: str) -> bool:
+    """Whether larger values of ``metric`` are better: the metric plugin's own
+    ``higher_is_better`` when it is registered, else a built-in table of well-known metrics."""
+    from codecbench import registry
+
+    if metric in registry.metric_names():
+        try:
+            return bool(registry.metric_class(metric).higher_is_better)
+        except CodecbenchError:
+            pass  # a plugin that fails to import: fall back to the table below
+    for prefix, higher in _KNOWN_DIRECTIONS:
+        if metric.lower().startswith(prefix):
+            return higher
+    raise CodecbenchError(
+        f"cannot tell whether higher or lower {metric!r} is better: it is not a registered metric; "
+        "pass the direction explicitly (--direction higher|lower)"
+    )
+
+
+def _curve(rate: Sequence[float], quality: Sequence[float], who: str) -> tuple[np.ndarray, np.ndarray]:
+    r = np.asarray(rate, dtype=np.float64)
+    q = np.asarray(quality, dtype=np.float64)
+    if r.ndim != 1 or r.shape != q.shape:
+        raise CodecbenchError(f"{who} curve: {r.size} rates but {q.size} quality values")
+    if r.size < MIN_POINTS:
+        raise CodecbenchError(
+            f"{who} curve has {r.size} rate point(s); BD needs at least {MIN_POINTS} per curve"
+        )
+    if not (np.all(np.isfinite(r)) and np.all(np.isfinite(q))):
+        raise CodecbenchError(f"{who} curve has NaN or infinite values")
+    if np.any(r <= 0):
+        raise CodecbenchError(f"{who} curve has a rate <= 0; rates must be positive")
+    return np.log10(r), q
+
+
+def _integrator(x: np.ndarray, y: np.ndarray, method: str, who: str) -> Callable[[float, float], float]:
+    """Integral of the interpolant of ``y(x)`` between two bounds."""
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    if np.any(np.diff(x) == 0):
+        raise CodecbenchError(
+            f"{who} curve has repeated values on the axis it is interpolated along; "
+            "two rate points give the same value, so the curve cannot be interpolated"
+        )
+    if method == "pchip":
+        return scipy.interpolate.PchipInterpolator(x, y).integrate
+    if method == "akima":
+        return scipy.interpolate.Akima1DInterpolator(x, y).integrate
+    if method == "cubic":
+        antiderivative = np.polyint(np.polyfit(x, y, 3))
+        return lambda lo, hi: float(np.polyval(antiderivative, hi) - np.polyval(antiderivative, lo))
+    raise CodecbenchError(f"unknown BD method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def _mean_delta(
+    x_anchor: np.ndarray, y_anchor: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, method: str, axis: str
+) -> float:
+    """Mean of ``y_test - y_anchor`` over the overlap of the two curves' ``x`` ranges."""
+    lo = max(x_anchor.min(), x_test.min())
+    hi = min(x_anchor.max(), x_test.max())
+    if not hi > lo:
+        raise CodecbenchError(
+            f"the curves do not overlap in {axis}: anchor spans "
+            f"[{x_anchor.min():.6g}, {x_anchor.max():.6g}], "
+            f"test spans [{x_test.min():.6g}, {x_test.max():.6g}]; BD is undefined"
+        )
+    f_anchor = _integrator(x_anchor, y_anchor, method, "anchor")
+    f_test = _integrator(x_test, y_test, method, "test")
+    return float((f_test(lo, hi) - f_anchor(lo, hi)) / (hi - lo))
+
+
+def bd_rate(
+    rate_anchor: Sequence[float],
+    quality_anchor: Sequence[float],
+    rate_test: Sequence[float],
+    quality_test: Sequence[float],
+    method: str = "pchip",
+) -> float:
+    """BD-rate in percent: the test codec's mean rate change at equal quality (negative = better)."""
+    la, qa = _curve(rate_anchor, quality_anchor, "anchor")
+    lt, qt = _curve(rate_test, quality_test, "test")
+    return (10 ** _mean_delta(qa, la, qt, lt, method, "quality") - 1) * 100
+
+
+def bd_quality(
+    rate_anchor: Sequence[float],
+    quality_anchor: Sequence[float],
+    rate_test: Sequence[float],
+    quality_test: Sequence[float],
+    method: str = "pchip",
+    higher_is_better: bool = True,
+) -> float:
+    """BD-quality (BD-PSNR, BD-VMAF, ...): mean quality gain at equal rate (positive = better).
+
+    For a lower-is-better metric it is the mean reduction ``anchor - test``.
+    """
+    la, qa = _curve(rate_anchor, quality_anchor, "anchor")
+    lt, qt = _curve(rate_test, quality_test, "test")
+    delta = _mean_delta(la, qa, lt, qt, method, "log-rate")
+    return delta if higher_is_better else -delta
+
+
+def bd(
+    rate_anchor: Sequence[float],
+    quality_anchor: Sequence[float],
+    rate_test: Sequence[float],
+    quality_test: Sequence[float],
+    mode: str = "rate",
+    method: str = "pchip",
+    higher_is_better: bool = True,
+) -> float:
+    """:func:`bd_rate` (``mode="rate"``) or :func:`bd_quality` (``mode="quality"``)."""
+    if mode == "rate":
+        return bd_rate(rate_anchor, quality_anchor, rate_test, quality_test, method)
+    if mode == "quality":
+        return bd_quality(rate_anchor, quality_anchor, rate_test, quality_test, method, higher_is_better)
+    raise CodecbenchError(f"unknown BD mode {mode!r}; choose one of {', '.join(MODES)}")
+
+
+def is_monotonic(rate: Sequence[float], quality: Sequence[float], higher_is_better: bool = True) -> bool:
+    """Whether quality strictly improves as rate strictly increases (what BD assumes)."""
+    r = np.asarray(rate, dtype=np.float64)
+    q = np.asarray(quality, dtype=np.float64)
+    order = np.argsort(r, kind="stable")
+    dr, dq = np.diff(r[order]), np.diff(q[order])
+    return bool(np.all(dr > 0) and np.all(dq > 0 if higher_is_better else dq < 0))
+
+
+def bootstrap_ci(
+    values: Sequence[float], confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (resampled with replacement).
+
+    ``NaN`` bounds when there are fewer than two values or any value is NaN.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size < 2 or not np.all(np.isfinite(v)):
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+# --- tidy tables -------------------------------------------------------------------------------
+
+#: Columns of a curves table (one row per codec x dataset x sequence x rate point).
+CURVE_COLUMNS = ["codec", "dataset", "sequence", "rate_point", "bpp", "value"]
+
+
+def curves_from_results(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Rate-quality points of ``metric`` from a results.csv table: successful rows with a value."""
+    missing = [c for c in ("codec", "dataset", "sequence", "bpp") if c not in results.columns]
+    if missing:
+        raise CodecbenchError(f"results table lacks column(s) {', '.join(missing)}")
+    if metric not in results.columns:
+        raise CodecbenchError(f"results table has no column {metric!r} (metric not computed in this run?)")
+    df = results
+    if "status" in df.columns:
+        df = df[df["status"].fillna("ok") == "ok"]
+    out = pd.DataFrame(
+        {
+            "codec": df["codec"].astype(str),
+            "dataset": df["dataset"].astype(str),
+            "sequence": df["sequence"].astype(str),
+            "rate_point": df["rate_point"].astype(str) if "rate_point" in df else "",
+            "bpp": pd.to_numeric(df["bpp"], errors="coerce"),
+            "value": pd.to_numeric(df[metric], errors="coerce"),
+        }
+    )
+    return out[np.isfinite(out["bpp"]) & np.isfinite(out["value"])].reset_index(drop=True)
+
+
+def curves_from_dataset_metrics(dataset_metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Rate-quality points of a distribution metric (FID, KID) from dataset_metrics.csv."""
+    df = dataset_metrics[dataset_metrics["metric"].astype(str) == metric]
+    if df.empty:
+        raise CodecbenchError(f"dataset metrics table has no rows for metric {metric!r}")
+    out = pd.DataFrame(
+        {
+            "codec": df["codec"].astype(str),
+            "dataset": df["dataset"].astype(str),
+            "sequence": ALL_SEQUENCES,
+            "rate_point": df["rate_point"].astype(str),
+            "bpp": pd.to_numeric(df["bpp"], errors="coerce"),
+            "value": pd.to_numeric(df["value"], errors="coerce"),
+        }
+    )
+    return out[np.isfinite(out["bpp"]) & np.isfinite(out["value"])].reset_index(drop=True)
+
+
+def resolve_anchor(codecs: Sequence[str], anchor: str, plugins: dict[str, str] | None = None) -> str:
+    """The codec label meaning ``anchor``: the label itself, or the only label of that plugin."""
+    if anchor in codecs:
+        return anchor
+    matches = sorted({label for label, plugin in (plugins or {}).items() if plugin == anchor})
+    if len(matches) == 1:
+        return matches[0]
+    raise CodecbenchError(
+        f"anchor {anchor!r} is not among the codecs of these results: {', '.join(sorted(set(codecs)))}"
+    )
+
+
+@dataclass(frozen=True)
+class _Row:
+    codec: str
+    anchor: str
+    dataset: str
+    sequence: str
+    value: float
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    n_sequences: int = 1
+    monotonic: bool = True
+    warning: str = ""
+
+
+def bd_table(
+    curves: pd.DataFrame,
+    anchor: str,
+    metric: str,
+    method: str = "pchip",
+    mode: str = "rate",
+    higher_is_better: bool | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """BD of every codec against ``anchor``: per sequence, and per dataset (``sequence="*"``).
+
+    ``curves`` has the columns of :data:`CURVE_COLUMNS`. A pair that cannot be computed (too few
+    points, no overlap, a sequence the anchor lacks) gets ``value=NaN`` and the reason in
+    ``warning``; its dataset average is then NaN too. The result has :data:`TABLE_COLUMNS`.
+    """
+    if method not in METHODS:
+        raise CodecbenchError(f"unknown BD method {method!r}; choose one of {', '.join(METHODS)}")
+    if mode not in MODES:
+        raise CodecbenchError(f"unknown BD mode {mode!r}; choose one of {', '.join(MODES)}")
+    if higher_is_better is None:
+        higher_is_better = metric_higher_is_better(metric)
+    if anchor not in set(curves["codec"]):
+        raise CodecbenchError(f"anchor {anchor!r} has no points for metric {metric!r}")
+    rows: list[_Row] = []
+    for dataset, dcurves in curves.groupby("dataset", sort=True):
+        anchor_seqs = {str(s): g for s, g in dcurves[dcurves["codec"] == anchor].groupby("sequence")}
+        for codec, ccurves in dcurves[dcurves["codec"] != anchor].groupby("codec", sort=True):
+            pair = _Pair(str(codec), anchor, str(dataset), mode, method, higher_is_better)
+            rows.extend(_codec_rows(pair, ccurves, anchor_seqs, confidence, n_boot, seed))
+    table = pd.DataFrame([r.__dict__ for r in rows], columns=list(_Row.__dataclass_fields__))
+    table["metric"], table["method"], table["mode"] = metric, method, mode
+    return table[TABLE_COLUMNS]
+
+
+@dataclass(frozen=True)
+class _Pair:
+    codec: str
+    anchor: str
+    dataset: str
+    mode: str
+    method: str
+    higher_is_better: bool
+
+
+def _codec_rows(
+    p: _Pair,
+    ccurves: pd.DataFrame,
+    anchor_seqs: dict[str, pd.DataFrame],
+    confidence: float,
+    n_boot: int,
+    seed: int,
+) -> list[_Row]:
+    codec, anchor, dataset = p.codec, p.anchor, p.dataset
+    rows: list[_Row] = []
+    sequences = sorted(set(ccurves["sequence"]) | set(anchor_seqs))
+    for seq in sequences:
+        test = ccurves[ccurves["sequence"] == seq]
+        ref = anchor_seqs.get(seq)
+        if test.empty or ref is None:
+            who = codec if test.empty else anchor
+            rows.append(_Row(codec, anchor, dataset, seq, float("nan"), warning=f"{who} has no points"))
+            continue
+        mono_t = is_monotonic(test["bpp"], test["value"], p.higher_is_better)
+        mono_a = is_monotonic(ref["bpp"], ref["value"], p.higher_is_better)
+        notes = [f"{who} curve is not monotonic" for who, ok in ((codec, mono_t), (anchor, mono_a)) if not ok]
+        try:
+            value = bd(
+                ref["bpp"], ref["value"], test["bpp"], test["value"], p.mode, p.method, p.higher_is_better
+            )
+        except CodecbenchError as e:
+            value, notes = float("nan"), [*notes, str(e)]
+        rows.append(
+            _Row(codec, anchor, dataset, seq, value, monotonic=mono_t and mono_a, warning="; ".join(notes))
+        )
+    if sequences == [ALL_SEQUENCES]:
+        return rows  # a dataset-level metric: its one row is the dataset value
+    values = np.array([r.value for r in rows])
+    failed = [r.sequence for r in rows if not np.isfinite(r.value)]
+    if failed:
+        mean, warning = (
+            float("nan"),
+            f"no value for {len(failed)} of {len(rows)} sequences: {', '.join(failed)}",
+        )
+    else:
+        mean, warning = float(values.mean()), ""
+    low, high = bootstrap_ci(values, confidence, n_boot, seed)
+    monotonic = all(r.monotonic for r in rows)
+    if not monotonic and not warning:
+        warning = "some curves are not monotonic"
+    rows.append(_Row(codec, anchor, dataset, ALL_SEQUENCES, mean, low, high, len(rows), monotonic, warning))
+    return rows
+
+
+def ranking(table: pd.DataFrame) -> pd.DataFrame:
+    """Codecs of each dataset ordered from best to worst by their dataset BD value.
+
+    The anchor is listed with value 0; codecs without a value come last with no rank.
+    Columns: dataset, rank, codec, value, ci_low, ci_high, warning.
+    """
+    cols = ["dataset", "rank", "codec", "value", "ci_low", "ci_high", "warning"]
+    avg = table[table["sequence"] == ALL_SEQUENCES]
+    parts = []
+    for dataset, g in avg.groupby("dataset", sort=True):
+        mode = g["mode"].iloc[0]
+        anchor_row = {"codec": g["anchor"].iloc[0], "value": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+        g = pd.concat([g[["codec", "value", "ci_low", "ci_high", "warning"]], pd.DataFrame([anchor_row])])
+        g = g.fillna({"warning": ""})
+        g = g.sort_values("value", ascending=(mode == "rate"), na_position="last", kind="stable")
+        g["rank"] = np.where(np.isfinite(g["value"]), np.arange(1, len(g) + 1), np.nan)
+        g["dataset"] = dataset
+        parts.append(g[cols])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+
+
+def curves_for(results: pd.DataFrame, dataset_metrics: pd.DataFrame | None, metric: str) -> pd.DataFrame:
+    """Curves of ``metric`` from results.csv when it is a column there, else from dataset_metrics.csv."""
+    if metric in results.columns:
+        return curves_from_results(results, metric)
+    if dataset_metrics is not None and metric in set(dataset_metrics["metric"].astype(str)):
+        return curves_from_dataset_metrics(dataset_metrics, metric)
+    raise CodecbenchError(
+        f"metric {metric!r} is neither a column of results.csv nor a metric of dataset_metrics.csv"
+    )
