@@ -1,0 +1,134 @@
+"""``codecbench run``: encode, decode and measure every (codec, sequence, rate point) job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from codecbench.benchmark import plan, run_benchmark
+from codecbench.config import as_list, load_config
+from codecbench.datasets import resolve
+from codecbench.errors import CodecbenchError
+from codecbench.executors import get_executor
+from codecbench.options import parse_assignments
+
+DEFAULT_OUT = "codecbench-out"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run codecs on a dataset and measure them",
+        description="Encode, decode and measure every (codec, sequence, rate point). Finished jobs in "
+        "--out are kept: running the same command again resumes where it stopped.",
+    )
+    p.add_argument("--codecs", help="comma-separated codec names (see: codecbench list codecs)")
+    p.add_argument("--dataset", help="dataset name or folder of Name_WxH_FPS[_10bit].yuv files (default: sample)")
+    p.add_argument("--root", type=Path, help="where a named dataset's files are (default: its cache folder)")
+    p.add_argument("--out", type=Path, help=f"run folder (default: ./{DEFAULT_OUT})")
+    p.add_argument("--frames", type=int, help="use only the first N frames of every sequence")
+    p.add_argument("--sequences", help="comma-separated sequence names to use")
+    p.add_argument("--workers", type=int, help="jobs in parallel on this machine (default 1)")
+    p.add_argument("--metrics", help="comma-separated metrics (default: every available one that fits)")
+    p.add_argument(
+        "--codec-opt", action="append", metavar="CODEC.KEY=VALUE",
+        help="codec option, repeatable (e.g. hevc.preset=slow, hevc.rate_points=32,37,42,47)",
+    )  # fmt: skip
+    p.add_argument("--metric-opt", action="append", metavar="METRIC.KEY=VALUE", help="metric option")
+    p.add_argument("--executor", help="where jobs run: local (default)")
+    p.add_argument("--address", help="cluster address for a cluster executor")
+    p.add_argument("--anchor", help="anchor codec of the report's BD tables (default: hevc)")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
+    p.add_argument("--config", type=Path, help="YAML or TOML file with these settings")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=main)
+
+
+def _merge(args: argparse.Namespace) -> dict:
+    cfg = load_config(args.config) if args.config else {}
+    codec_opts = {k: dict(v) for k, v in cfg.get("codec_options", {}).items()}
+    for owner, kv in parse_assignments(args.codec_opt).items():
+        codec_opts.setdefault(owner, {}).update(kv)
+    metric_opts = {k: dict(v) for k, v in cfg.get("metric_options", {}).items()}
+    for owner, kv in parse_assignments(args.metric_opt).items():
+        metric_opts.setdefault(owner, {}).update(kv)
+
+    def pick(name: str, default=None):
+        value = getattr(args, name, None)
+        return value if value is not None else cfg.get(name, default)
+
+    settings = {
+        "codecs": as_list(pick("codecs")),
+        "dataset": pick("dataset", "sample"),
+        "root": pick("root"),
+        "out": Path(pick("out", DEFAULT_OUT)),
+        "frames": pick("frames"),
+        "sequences": as_list(pick("sequences")),
+        "workers": int(pick("workers", 1)),
+        "metrics": as_list(pick("metrics")),
+        "executor": pick("executor", "local"),
+        "address": pick("address"),
+        "anchor": pick("anchor", "hevc"),
+        "report": not args.no_report and cfg.get("report", True),
+        "codec_options": codec_opts,
+        "metric_options": metric_opts,
+    }
+    if not settings["codecs"]:
+        raise CodecbenchError("no codecs given: use --codecs A,B (see: codecbench list codecs)")
+    if settings["frames"] is not None and int(settings["frames"]) < 1:
+        raise CodecbenchError("--frames must be at least 1")
+    if settings["workers"] < 1:
+        raise CodecbenchError("--workers must be at least 1")
+    return settings
+
+
+def main(args: argparse.Namespace) -> int:
+    s = _merge(args)
+    selection = resolve(s["dataset"], s["root"], s["frames"], s["sequences"])
+    the_plan = plan(s["codecs"], selection, s["codec_options"], s["metrics"], s["metric_options"])
+    for name, reason in the_plan.skipped_metrics.items():
+        print(f"metric {name} skipped: {reason}", file=sys.stderr)
+    for name, info in the_plan.codecs.items():
+        if not info["available"]:
+            print(f"codec {name} unavailable, its jobs will fail: {info['reason']}", file=sys.stderr)
+    executor_options = {"workers": s["workers"]}
+    if s["address"]:
+        executor_options["address"] = s["address"]
+    executor = get_executor(s["executor"], **executor_options)
+    print(
+        f"{len(the_plan.jobs)} jobs: {len(the_plan.codecs)} codec(s) x {len(selection.clips)} sequence(s) "
+        f"of {selection.dataset} x rate points; metrics: {', '.join(the_plan.metrics) or 'none'}; "
+        f"output: {s['out']}",
+        file=sys.stderr,
+    )
+    summary = run_benchmark(the_plan, s["out"], executor, progress=not args.quiet, argv=sys.argv[1:])
+    status = 0
+    if s["report"]:
+        status = _report(s["out"], s["anchor"])
+    failed = summary.failed
+    print(
+        f"done: {len(summary.records) - len(failed)} ok, {len(failed)} failed, "
+        f"{summary.skipped} already finished, {len(summary.busy)} held by another run; "
+        f"results: {s['out'] / 'results.csv'}",
+        file=sys.stderr,
+    )
+    for r in failed:
+        first = str(r.get("error", "")).strip().splitlines()[:1]
+        print(f"  failed {r['job_id']}: {first[0] if first else ''}", file=sys.stderr)
+    return 1 if failed or summary.busy else status
+
+
+def _report(out: Path, anchor: str) -> int:
+    try:
+        from codecbench.report import write_report
+    except ImportError:
+        print("report skipped: the report module is not installed", file=sys.stderr)
+        return 0
+    try:
+        path = write_report(out, out / "report.html", anchor=anchor)
+    except CodecbenchError as e:
+        print(f"report not written: {e}", file=sys.stderr)
+        return 1
+    print(f"report: {path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,76 @@
+"""Re-decoding the stored bitstreams of a run and checking them against its results.csv.
+
+Anyone holding a published run folder can check that each number comes from its bitstream: the
+file's size and SHA-256, and the SHA-256 of what it decodes to, must match the recorded row.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from codecbench import registry
+from codecbench.errors import CodecbenchError
+from codecbench.runner import decode_to_file
+from codecbench.video import Clip, VideoFormat
+from codecbench.yuv import sha256_file
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    job_id: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.what}"
+
+
+def _codec_for(row: pd.Series, root: Path):
+    record = json.loads((root / "jobs" / f"{row['job_id']}.json").read_text())
+    return registry.create_codec(row["codec_plugin"], record.get("codec_options", {}))
+
+
+def verify_run(root: Path | str, progress: bool = True) -> tuple[int, list[Mismatch]]:
+    """Check every ok row of ``root/results.csv``; returns (rows checked, mismatches)."""
+    root = Path(root)
+    csv = root / "results.csv"
+    if not csv.is_file():
+        raise CodecbenchError(f"{root} has no results.csv: is it a codecbench run folder?")
+    try:
+        df = pd.read_csv(csv, dtype={"rate_point": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise CodecbenchError(f"{csv} is not a readable results table: {e}") from e
+    rows = df[df["status"] == "ok"]
+    problems: list[Mismatch] = []
+    for _, row in tqdm(list(rows.iterrows()), desc="verify", unit="bitstream", disable=not progress):
+        job = row["job_id"]
+        path = root / str(row["bitstream_path"])
+        if not path.resolve().is_relative_to(root.resolve()):
+            problems.append(Mismatch(job, f"bitstream path {row['bitstream_path']} leaves the run folder"))
+            continue
+        if not path.is_file():
+            problems.append(Mismatch(job, f"bitstream {path} is missing"))
+            continue
+        size = path.stat().st_size
+        if size != int(row["bytes"]):
+            problems.append(Mismatch(job, f"bitstream has {size} bytes, results.csv says {row['bytes']}"))
+        if sha256_file(path) != row["bitstream_sha256"]:
+            problems.append(Mismatch(job, "bitstream SHA-256 differs from results.csv"))
+            continue
+        fmt = VideoFormat(int(row["width"]), int(row["height"]), int(row["bit_depth"]))
+        clip = Clip(row["sequence"], path, fmt, float(row["fps"]), int(row["frames"]), row["dataset"])
+        try:
+            codec = _codec_for(row, root)
+            with tempfile.TemporaryDirectory(prefix="codecbench-verify-") as tmp:
+                sha = decode_to_file(codec, path, clip, Path(tmp) / "decoded.yuv", Path(tmp))
+        except (CodecbenchError, OSError, ValueError) as e:
+            problems.append(Mismatch(job, f"re-decoding failed: {e}"))
+            continue
+        if sha != row["decoded_sha256"]:
+            problems.append(Mismatch(job, f"decoded SHA-256 {sha[:16]}… differs from results.csv"))
+    return len(rows), problems
