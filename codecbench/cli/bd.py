@@ -1,0 +1,98 @@
+"""``codecbench bd``: Bjontegaard deltas of every codec of a run against an anchor."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+import pandas as pd
+
+from codecbench import bd
+from codecbench.errors import CodecbenchError
+from codecbench.report.data import load_run
+
+JSON_KEYS = [
+    "codec",
+    "anchor",
+    "dataset",
+    "sequence",
+    "metric",
+    "method",
+    "mode",
+    "value",
+    "ci_low",
+    "ci_high",
+]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bd",
+        help="BD-rate / BD-quality of each codec against an anchor",
+        description="BD-rate (%% rate change at equal quality; negative = better) or BD-quality "
+        "(quality change at equal rate; positive = better, for lower-is-better metrics the reduction) "
+        "of each codec against the anchor, per sequence and per dataset ('*', the mean over sequences, "
+        "with a bootstrap confidence interval over sequences).",
+    )
+    p.add_argument("results", help="results.csv of a run (or the run folder)")
+    p.add_argument("--anchor", default="hevc", help="anchor codec label or plugin name (default: hevc)")
+    p.add_argument("--metric", default="psnr_y", help="metric column, or a dataset metric such as fid")
+    p.add_argument("--method", choices=bd.METHODS, default="pchip", help="interpolation (default: pchip)")
+    p.add_argument("--mode", choices=bd.MODES, default="rate", help="BD-rate or BD-quality (default: rate)")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table", dest="fmt")
+    p.add_argument(
+        "--direction",
+        choices=("higher", "lower"),
+        help="whether higher or lower metric values are better (default: from the metric plugin)",
+    )
+    p.add_argument("--confidence", type=float, default=0.95, help="bootstrap interval level (default 0.95)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.set_defaults(func=run)
+
+
+def compute(args: argparse.Namespace) -> pd.DataFrame:
+    """The BD table the command prints."""
+    tables = load_run(args.results)
+    curves = bd.curves_for(tables.results, tables.dataset_metrics, args.metric)
+    plugins = {}
+    if "codec_plugin" in tables.results:
+        plugins = dict(
+            zip(tables.results["codec"].astype(str), tables.results["codec_plugin"].astype(str), strict=True)
+        )
+    anchor = bd.resolve_anchor(list(curves["codec"].unique()), args.anchor, plugins)
+    higher = None if args.direction is None else args.direction == "higher"
+    return bd.bd_table(
+        curves, anchor, args.metric, args.method, args.mode, higher, args.confidence, seed=args.seed
+    )
+
+
+def _json_value(v: object) -> object:
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+def run(args: argparse.Namespace) -> int:
+    table = compute(args)
+    if len(table) and not table["value"].notna().any():
+        raise CodecbenchError(f"no BD value could be computed: {table['warning'].iloc[0]}")
+    if args.fmt == "json":
+        records = [
+            {k: _json_value(row[k]) for k in [*JSON_KEYS, "monotonic", "warning"]}
+            for row in table.to_dict("records")
+        ]
+        json.dump(records, sys.stdout, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+        print()
+    elif args.fmt == "csv":
+        table.to_csv(sys.stdout, index=False)
+    else:
+        unit = "%" if args.mode == "rate" else ""
+        shown = table[["dataset", "sequence", "codec", "value", "ci_low", "ci_high", "warning"]].copy()
+        for c in ("value", "ci_low", "ci_high"):
+            shown[c] = shown[c].map(lambda v: "" if not math.isfinite(v) else f"{v:+.4f}{unit}")
+        title = (
+            f"BD-{'rate' if args.mode == 'rate' else 'quality'} of {args.metric} vs {table['anchor'].iloc[0]}"
+        )
+        print(f"{title} ({args.method}; '*' = mean over sequences, CI {args.confidence:.0%} bootstrap)")
+        print(shown.to_string(index=False) if len(shown) else "(no codec besides the anchor)")
+    return 0
