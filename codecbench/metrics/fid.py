@@ -1,0 +1,158 @@
+"""FID and KID over a dataset, on 256x256 patches of the frames (HiFiC's practice, also DiV-INR's).
+
+For each sequence, :meth:`features` cuts every frame (every ``frame_step``-th) of the reference and
+of the decoded clip into 256x256 patches: a non-overlapping grid from the top-left corner plus the
+same grid shifted by 128 pixels in both directions (Mentzer et al. 2020, HiFiC). No resizing: the
+patches are at the frame's own resolution, so frames smaller than 256x256 do not fit (smaller or
+fewer patches would give numbers not comparable with published ones; such datasets get no FID).
+
+Each patch goes through the standard FID network, Inception-v3 ``pt_inception-2015-12-05``
+(torch-fidelity's port, the one torchmetrics uses; it resizes to 299x299 internally), giving 2048
+pool features. The runner saves the per-sequence features; :meth:`aggregate` pools those of every
+sequence of a dataset for one codec and rate point and computes
+
+- FID: Frechet distance of Gaussians fitted to reference and decoded features (torch-fidelity's
+  ``fid_statistics_to_metric``), in float64;
+- KID: unbiased squared MMD with the cubic polynomial kernel, mean over 100 random subsets of
+  ``min(1000, n)`` patches (torch-fidelity's ``kid_features_to_metric``, fixed seed).
+
+FID is biased upwards when there are few patches (it needs thousands to be stable); KID is
+unbiased. Lower is better for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from codecbench.errors import CodecbenchError
+from codecbench.metrics.nets import NET_OPTIONS, PATCH, NetMetric, extract_patches, patch_origins, rgb_tensor
+from codecbench.options import Option
+from codecbench.video import Clip, Frame, VideoFormat
+from codecbench.weights import WEIGHTS
+
+FEATURE_DIM = 2048
+
+
+class _InceptionPatches(NetMetric):
+    """Extracts Inception pool features of the 256x256 patches of a clip."""
+
+    kind = "distribution"
+    higher_is_better = False
+    input = "rgb"
+    min_size = (PATCH, PATCH)
+    options_spec = {
+        **NET_OPTIONS,
+        "batch_size": Option(32, "patches per forward pass", int),
+        "shifted": Option(True, "add the grid of patches shifted by 128 pixels (HiFiC)", bool),
+        "frame_step": Option(1, "use every n-th frame (1: all)", int),
+    }
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        if self.options["frame_step"] < 1 or self.options["batch_size"] < 1:
+            raise CodecbenchError(f"{self.name}: frame_step and batch_size must be at least 1")
+        self._reference_cache: dict[tuple, np.ndarray] = {}
+
+    def build(self) -> torch.nn.Module:
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        path = WEIGHTS["inception_fid"].path
+        return FeatureExtractorInceptionV3(
+            "inception-v3-compat", [str(FEATURE_DIM)], feature_extractor_weights_path=str(path)
+        )
+
+    def _frames(self, clip: Clip) -> Iterator[Frame]:
+        step = self.options["frame_step"]
+        for i, frame in enumerate(clip.read()):
+            if i % step == 0:
+                yield frame
+
+    def _patch_batches(self, clip: Clip) -> Iterator[torch.Tensor]:
+        fmt: VideoFormat = clip.format
+        origins = patch_origins(fmt.height, fmt.width, PATCH, self.options["shifted"])
+        size = self.options["batch_size"]
+        pending: list[torch.Tensor] = []
+        count = 0
+        for frame in self._frames(clip):
+            rgb = torch.round(rgb_tensor([frame], fmt) * 255).to(torch.uint8)
+            patches = extract_patches(rgb, origins)
+            pending.append(patches)
+            count += len(patches)
+            while count >= size:
+                allp = torch.cat(pending)
+                yield allp[:size]
+                pending, count = [allp[size:]], count - size
+        if count:
+            yield torch.cat(pending)
+
+    def clip_features(self, clip: Clip) -> np.ndarray:
+        """Inception features (n_patches x 2048, float32) of every patch of ``clip``."""
+        self.check_size(clip.format)
+        net = self.net()
+        out = []
+        with torch.inference_mode():
+            for batch in self._patch_batches(clip):
+                feats = net(batch.to(self.device))[0]
+                out.append(feats.float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, FEATURE_DIM), np.float32)
+
+    def _reference_features(self, clip: Clip) -> np.ndarray:
+        """Reference features, remembered per file so the runner's many jobs on one clip pay once."""
+        st = clip.path.stat()
+        key = (str(clip.path.resolve()), clip.format, clip.frames, st.st_size, st.st_mtime_ns)
+        if key not in self._reference_cache:
+            self._reference_cache[key] = self.clip_features(clip)
+        return self._reference_cache[key]
+
+    def features(self, ref: Clip, dist: Clip) -> dict[str, np.ndarray]:
+        """``{"ref": ..., "dist": ...}``: patch features of the reference and of the decoded clip."""
+        return {"ref": self._reference_features(ref), "dist": self.clip_features(dist)}
+
+    def aggregate(self, features: list[dict[str, np.ndarray]]) -> float:
+        if not features:
+            raise CodecbenchError(f"{self.name}: no sequences to aggregate")
+        ref = np.concatenate([f["ref"] for f in features]).astype(np.float64)
+        dist = np.concatenate([f["dist"] for f in features]).astype(np.float64)
+        if min(len(ref), len(dist)) < 2:
+            raise CodecbenchError(f"{self.name} needs at least 2 patches per side, got {len(ref)}/{len(dist)}")
+        return self.distance(ref, dist)
+
+    def distance(self, ref: np.ndarray, dist: np.ndarray) -> float:
+        raise NotImplementedError
+
+
+class FID(_InceptionPatches):
+    name = "fid"
+    description = "FID on 256x256 patches over a dataset (Inception pt_inception-2015-12-05)"
+
+    def distance(self, ref: np.ndarray, dist: np.ndarray) -> float:
+        from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
+
+        stats = [fid_features_to_statistics(torch.from_numpy(f)) for f in (ref, dist)]
+        return float(fid_statistics_to_metric(stats[0], stats[1], verbose=False)[KEY_METRIC_FID])
+
+
+class KID(_InceptionPatches):
+    name = "kid"
+    description = "KID on 256x256 patches over a dataset (polynomial kernel, 100 subsets)"
+    options_spec = {
+        **_InceptionPatches.options_spec,
+        "subsets": Option(100, "number of random subsets", int),
+        "subset_size": Option(1000, "patches per subset (capped by the number of patches)", int),
+    }
+
+    def distance(self, ref: np.ndarray, dist: np.ndarray) -> float:
+        from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, kid_features_to_metric
+
+        size = min(self.options["subset_size"], len(ref), len(dist))
+        out = kid_features_to_metric(
+            torch.from_numpy(ref),
+            torch.from_numpy(dist),
+            kid_subsets=self.options["subsets"],
+            kid_subset_size=size,
+            verbose=False,
+        )
+        return float(out[KEY_METRIC_KID_MEAN])
