@@ -26,6 +26,7 @@ from typing import BinaryIO
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
+from filelock import FileLock
 from tqdm import tqdm
 
 from codecbench import __version__
@@ -35,6 +36,7 @@ from codecbench.paths import data_root
 from codecbench.yuv import frame_count
 
 MANIFEST = ".codecbench-manifest.json"
+LOCK = ".codecbench-fetch.lock"
 CHUNK = 1 << 20
 TIMEOUT_S = 60.0
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
@@ -515,14 +517,15 @@ def fetch(
         raise CodecbenchError(f"cannot create dataset folder {root}: {e.strerror or e}") from None
     if not os.access(root, os.W_OK):
         raise CodecbenchError(f"dataset folder {root} is not writable")
-    todo = [s for s in validate(dataset, root, chosen) if not s.ok]
-    if not todo:
-        report = FetchReport(dataset, root, [])
-    elif dataset.public:
-        report = _fetch_public(dataset, root, todo, keep_archives, progress, log)
-    else:
-        report = _fetch_licensed(dataset, root, todo, log)
-    report.statuses = validate(dataset, root, chosen)
+    with FileLock(str(root / LOCK)):  # two fetches into one root take turns, never share a .part file
+        todo = [s for s in validate(dataset, root, chosen) if not s.ok]
+        if not todo:
+            report = FetchReport(dataset, root, [])
+        elif dataset.public:
+            report = _fetch_public(dataset, root, todo, keep_archives, progress, log)
+        else:
+            report = _fetch_licensed(dataset, root, todo, log)
+        report.statuses = validate(dataset, root, chosen)
     return report
 
 
