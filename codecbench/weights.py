@@ -162,7 +162,8 @@ def download(name: str, progress: bool = True) -> Path:
     if wf.present():
         return wf.path
     if wf.store != "torch_hub":
-        raise CodecbenchError(f"{name} ships with the {wf.store.removeprefix('package:')} package: install it")
+        package = wf.store.removeprefix("package:")
+        raise CodecbenchError(f"{name} ships with the {package} package: install it")
     import torch.hub
 
     wf.path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from codecbench.errors import CodecbenchError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("weights", help="list or download the pretrained weights metrics need")
     wsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    s = wsub.add_parser("status", help="show each weight file, the metrics using it, and whether it is present")
+    s = wsub.add_parser("status", help="show each weight file, its metrics, and whether it is present")
     s.set_defaults(func=status)
     d = wsub.add_parser("download", help="download missing weight files into their caches")
     d.add_argument("names", nargs="*", help="weight files or metric names (default: every weight file)")
@@ -30,7 +30,7 @@ def status(args: argparse.Namespace) -> int:
         rows.append((wf.name, _users(wf.name), "yes" if wf.present() else "NO", str(wf.path)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
+        print("  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3])
     return 0 if all(wf.present() for wf in weights.WEIGHTS.values()) else 1
 
 

@@ -117,7 +117,9 @@ class _InceptionPatches(NetMetric):
         ref = np.concatenate([f["ref"] for f in features]).astype(np.float64)
         dist = np.concatenate([f["dist"] for f in features]).astype(np.float64)
         if min(len(ref), len(dist)) < 2:
-            raise CodecbenchError(f"{self.name} needs at least 2 patches per side, got {len(ref)}/{len(dist)}")
+            raise CodecbenchError(
+                f"{self.name} needs at least 2 patches per side, got {len(ref)} and {len(dist)}"
+            )
         return self.distance(ref, dist)
 
     def distance(self, ref: np.ndarray, dist: np.ndarray) -> float:
@@ -129,9 +131,10 @@ class FID(_InceptionPatches):
     description = "FID on 256x256 patches over a dataset (Inception pt_inception-2015-12-05)"
 
     def distance(self, ref: np.ndarray, dist: np.ndarray) -> float:
-        from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
+        from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
+        from torch_fidelity.metric_fid import fid_features_to_statistics as stats_of
 
-        stats = [fid_features_to_statistics(torch.from_numpy(f)) for f in (ref, dist)]
+        stats = [stats_of(torch.from_numpy(f)) for f in (ref, dist)]
         return float(fid_statistics_to_metric(stats[0], stats[1], verbose=False)[KEY_METRIC_FID])
 
 

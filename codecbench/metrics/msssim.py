@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from codecbench.metrics.base import Metric
-from codecbench.metrics.nets import NET_OPTIONS, auto_batch, batches, best_device, rgb_tensor
+from codecbench.metrics.nets import NET_OPTIONS, auto_batch, batches, best_device, check_pair, rgb_tensor
 from codecbench.video import Clip, Frame, VideoFormat
 
 WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -26,7 +26,9 @@ SIGMA = 1.5
 K1, K2 = 0.01, 0.03
 
 
-def gaussian_window(size: int = WINDOW, sigma: float = SIGMA, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def gaussian_window(
+    size: int = WINDOW, sigma: float = SIGMA, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
     """Normalised 1-D Gaussian of ``size`` taps."""
     coords = torch.arange(size, dtype=dtype) - size // 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
@@ -102,9 +104,10 @@ class _MSSSIM(Metric):
         device = best_device(self.options["device"])
         fmt = ref.format
         size = auto_batch(fmt, self.options["batch_size"], pixels_per_batch=1 << 23)
+        check_pair(ref, dist)
         out: list[np.ndarray] = []
         with torch.inference_mode():
-            for rb, db in zip(batches(ref.read(), size), batches(dist.read(), size)):
+            for rb, db in zip(batches(ref.read(), size), batches(dist.read(), size), strict=True):
                 x = self._tensor(rb, fmt).to(device)
                 y = self._tensor(db, fmt).to(device)
                 out.append(ms_ssim(x, y).double().cpu().numpy())

@@ -12,11 +12,11 @@ import numpy as np
 import torch
 
 from codecbench import weights
-from codecbench.errors import CodecbenchError, UnsupportedInputError
+from codecbench.errors import CodecbenchError, InputFormatError, UnsupportedInputError
 from codecbench.metrics.base import Metric
 from codecbench.options import Option
 from codecbench.requirements import Requirement
-from codecbench.video import Frame, VideoFormat
+from codecbench.video import Clip, Frame, VideoFormat
 from codecbench.yuv import yuv_to_rgb
 
 #: Options every network metric takes.
@@ -47,6 +47,15 @@ def rgb_tensor(frames: list[Frame], fmt: VideoFormat) -> torch.Tensor:
     return torch.from_numpy(np.stack([yuv_to_rgb(f, fmt) for f in frames])).permute(0, 3, 1, 2).contiguous()
 
 
+def check_pair(ref: Clip, dist: Clip) -> None:
+    """Raise :class:`InputFormatError` unless ``dist`` has ``ref``'s format and frame count."""
+    if ref.format != dist.format or ref.frames != dist.frames:
+        raise InputFormatError(
+            f"cannot compare {dist.name} ({dist.format}, {dist.frames} frames) "
+            f"with {ref.name} ({ref.format}, {ref.frames} frames)"
+        )
+
+
 def batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
     """Group a frame stream into lists of at most ``size`` frames."""
     if size < 1:
@@ -71,9 +80,7 @@ def patch_origins(height: int, width: int, size: int = PATCH, shifted: bool = Tr
     if shifted:
         half = size // 2
         origins += [
-            (y, x)
-            for y in range(half, height - size + 1, size)
-            for x in range(half, width - size + 1, size)
+            (y, x) for y in range(half, height - size + 1, size) for x in range(half, width - size + 1, size)
         ]
     return origins
 

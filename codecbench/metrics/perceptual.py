@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from codecbench.metrics.nets import NetMetric, auto_batch, batches, rgb_tensor
+from codecbench.metrics.nets import NetMetric, auto_batch, batches, check_pair, rgb_tensor
 from codecbench.video import Clip
 
 
@@ -36,9 +36,10 @@ class _FrameNetMetric(NetMetric):
         fmt = ref.format
         self.check_size(fmt)
         size = auto_batch(fmt, self.options["batch_size"])
+        check_pair(ref, dist)
         out: list[np.ndarray] = []
         with torch.inference_mode():
-            for rb, db in zip(batches(ref.read(), size), batches(dist.read(), size)):
+            for rb, db in zip(batches(ref.read(), size), batches(dist.read(), size), strict=True):
                 x = rgb_tensor(rb, fmt).to(self.device)
                 y = rgb_tensor(db, fmt).to(self.device)
                 out.append(self.score(x, y).reshape(-1).double().cpu().numpy())

@@ -65,7 +65,7 @@ class PSNRYUV(Metric):
     unit = "dB"
 
     def frame_score(self, ref: Frame, dist: Frame, fmt: VideoFormat) -> float:
-        values = [plane_psnr(r, d, fmt.max_value) for r, d in zip(ref.planes, dist.planes)]
+        values = [plane_psnr(r, d, fmt.max_value) for r, d in zip(ref.planes, dist.planes, strict=True)]
         return float(np.dot(YUV_WEIGHTS, values) / sum(YUV_WEIGHTS))
 
 

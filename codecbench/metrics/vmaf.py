@@ -49,7 +49,7 @@ def run_libvmaf(ref: Clip, dist: Clip, model: str, n_threads: int = 0, exe: str 
     """Per-frame VMAF of ``dist`` against ``ref`` with libvmaf's built-in ``model``."""
     if ref.format != dist.format:
         raise InputFormatError(f"VMAF needs clips of one format, got {ref.format} and {dist.format}")
-    if dist.frames < ref.frames:
+    if dist.frames != ref.frames:
         raise InputFormatError(f"decoded clip has {dist.frames} frames, the reference {ref.frames}")
     fmt = ref.format
     with tempfile.TemporaryDirectory(prefix="codecbench-vmaf-") as tmp:
