@@ -100,14 +100,14 @@ def plan(
         raise CodecbenchError(
             f"--codec-opt names codec(s) not in --codecs: {', '.join(sorted(unknown_owner))}"
         )
-    for name in codecs:
-        registry.codec_class(name)  # unknown names fail here, listing the known ones
-    chosen, skipped = choose_metrics(metrics, selection, metric_options)
-    jobs, info = [], {}
-    for name in codecs:
+    built = {}
+    for name in codecs:  # unknown names and options fail here, before any work
         opts = codec_options.get(name, {})
         ladder = opts.pop(RATE_POINTS_KEY, None)
-        codec = registry.create_codec(name, opts)
+        built[name] = (registry.create_codec(name, opts), opts, ladder)
+    chosen, skipped = choose_metrics(metrics, selection, metric_options)
+    jobs, info = [], {}
+    for name, (codec, opts, ladder) in built.items():
         points = [p.strip() for p in str(ladder).split(",") if p.strip()] if ladder else None
         points = points or codec.default_rate_points()
         for p in points:
@@ -145,7 +145,7 @@ def _log_run(store: RunStore, plan: Plan, argv: list[str] | None) -> None:
         history = json.loads(path.read_text()) if path.exists() else {"runs": []}
         history["runs"].append(
             {
-                "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "argv": argv or [],
                 "dataset": plan.selection.dataset,
                 "sequences": [c.name for c in plan.selection.clips],

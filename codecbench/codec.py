@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from codecbench.errors import UnsupportedInputError
+from codecbench.errors import CodecbenchError, UnsupportedInputError
 from codecbench.options import Option, resolve_options
 from codecbench.requirements import Availability, Requirement
 from codecbench.video import Clip, Frame, VideoFormat
@@ -67,6 +67,8 @@ class Codec(ABC):
 
     def check_rate_point(self, rate_point: str) -> None:
         """Raise :class:`~codecbench.errors.CodecbenchError` if ``rate_point`` is not valid."""
+        if not str(rate_point).strip():
+            raise CodecbenchError(f"{self.name}: empty rate point")
 
     def requirements(self) -> list[Requirement]:
         """What this codec needs (binaries, weights, devices) and whether each is present."""

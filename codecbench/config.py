@@ -36,7 +36,9 @@ def load_config(path: Path | str) -> dict[str, Any]:
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
-        raise CodecbenchError(f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {e}")
+        raise CodecbenchError(
+            f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {e}"
+        ) from e
     data = data or {}
     if not isinstance(data, dict):
         raise CodecbenchError(f"config file {path} must hold a mapping of settings")

@@ -35,7 +35,7 @@ def ffmpeg_exe(explicit: str | os.PathLike | None = None) -> str:
         ) from e
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _query(exe: str, flag: str) -> str:
     try:
         out = subprocess.run([exe, "-hide_banner", flag], capture_output=True, text=True, timeout=60)

@@ -39,7 +39,9 @@ class Option:
         try:
             parsed = value if isinstance(value, self.type) else PARSERS.get(self.type, self.type)(value)
         except (TypeError, ValueError) as e:
-            raise CodecbenchError(f"{owner}.{key}: cannot read {value!r} as {self.type.__name__} ({e})")
+            raise CodecbenchError(
+                f"{owner}.{key}: cannot read {value!r} as {self.type.__name__} ({e})"
+            ) from e
         if self.choices is not None and parsed not in self.choices:
             raise CodecbenchError(f"{owner}.{key}: {parsed!r} is not one of {list(self.choices)}")
         return parsed

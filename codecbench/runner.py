@@ -27,7 +27,7 @@ from codecbench.yuv import YuvWriter, sha256_file, yuv_to_rgb
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _save_png(rgb: np.ndarray, path: Path) -> None:

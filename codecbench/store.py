@@ -109,7 +109,8 @@ class RunStore:
         if df.empty:
             return pd.DataFrame(columns=RESULT_COLUMNS)
         metric_cols = sorted(c for c in df.columns if c not in RESULT_COLUMNS)
-        return df[RESULT_COLUMNS + metric_cols]
+        df = df.sort_values(["codec", "dataset", "sequence", "bpp", "rate_point"], na_position="last")
+        return df[RESULT_COLUMNS + metric_cols].reset_index(drop=True)
 
     def frames_frame(self, records: Iterable[dict[str, Any]] | None = None) -> pd.DataFrame:
         """One row per job, frame and metric."""

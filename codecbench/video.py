@@ -91,9 +91,7 @@ class Frame:
 
     def matches(self, fmt: VideoFormat) -> bool:
         """True when the planes have exactly the shapes and dtype of ``fmt``."""
-        return all(
-            p.shape == s and p.dtype == fmt.dtype for p, s in zip(self.planes, fmt.plane_shapes)
-        )
+        return all(p.shape == s and p.dtype == fmt.dtype for p, s in zip(self.planes, fmt.plane_shapes))
 
     def tobytes(self) -> bytes:
         return b"".join(np.ascontiguousarray(p).tobytes() for p in self.planes)

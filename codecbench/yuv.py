@@ -38,9 +38,7 @@ def frame_count(path: Path | str, fmt: VideoFormat) -> int:
     return size // fmt.frame_bytes
 
 
-def read_yuv(
-    path: Path | str, fmt: VideoFormat, start: int = 0, count: int | None = None
-) -> Iterator[Frame]:
+def read_yuv(path: Path | str, fmt: VideoFormat, start: int = 0, count: int | None = None) -> Iterator[Frame]:
     """Yield ``count`` frames (all when None) from ``start``, one at a time."""
     total = frame_count(path, fmt)
     if start > total:

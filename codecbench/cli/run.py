@@ -24,7 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--out are kept: running the same command again resumes where it stopped.",
     )
     p.add_argument("--codecs", help="comma-separated codec names (see: codecbench list codecs)")
-    p.add_argument("--dataset", help="dataset name or folder of Name_WxH_FPS[_10bit].yuv files (default: sample)")
+    p.add_argument(
+        "--dataset", help="dataset name or folder of Name_WxH_FPS[_10bit].yuv files (default: sample)"
+    )
     p.add_argument("--root", type=Path, help="where a named dataset's files are (default: its cache folder)")
     p.add_argument("--out", type=Path, help=f"run folder (default: ./{DEFAULT_OUT})")
     p.add_argument("--frames", type=int, help="use only the first N frames of every sequence")

@@ -23,7 +23,9 @@ def datasets() -> dict[str, Dataset]:
 def get_dataset(name: str) -> Dataset:
     known = datasets()
     if name not in known:
-        raise UnknownNameError("dataset", name, list(known) + ["<a folder of Name_WxH_FPS[_10bit].yuv files>"])
+        raise UnknownNameError(
+            "dataset", name, list(known) + ["<a folder of Name_WxH_FPS[_10bit].yuv files>"]
+        )
     return known[name]
 
 

@@ -59,7 +59,19 @@ def sample_root() -> Path:
             target = root / f"{name}_{WIDTH}x{HEIGHT}_{FPS}.yuv"
             tmp = target.with_suffix(".part")
             ffmpeg.run(
-                ["-f", "lavfi", "-i", graph, "-frames:v", FRAMES, "-pix_fmt", "yuv420p", "-f", "rawvideo", tmp],
+                [
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    graph,
+                    "-frames:v",
+                    FRAMES,
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-f",
+                    "rawvideo",
+                    tmp,
+                ],
                 exe=exe,
                 what=f"generating sample clip {name}",
             )
@@ -75,8 +87,15 @@ SAMPLE = Dataset(
     name="sample",
     description=f"{len(RECIPES)} synthetic {WIDTH}x{HEIGHT} clips of {FRAMES} frames made by ffmpeg (offline)",
     sequences=tuple(
-        SequenceInfo(name, WIDTH, HEIGHT, FPS, FRAMES, filename=f"{name}_{WIDTH}x{HEIGHT}_{FPS}.yuv",
-                     source=f"ffmpeg lavfi: {graph}")
+        SequenceInfo(
+            name,
+            WIDTH,
+            HEIGHT,
+            FPS,
+            FRAMES,
+            filename=f"{name}_{WIDTH}x{HEIGHT}_{FPS}.yuv",
+            source=f"ffmpeg lavfi: {graph}",
+        )
         for name, graph in RECIPES.items()
     ),
     license="generated locally; no licence restrictions",

@@ -1,0 +1,7 @@
+"""``python -m codecbench.cli``."""
+
+import sys
+
+from codecbench.cli import main
+
+sys.exit(main())
