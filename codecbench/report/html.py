@@ -99,7 +99,8 @@ def _notices(tables: RunTables, flags: dict[str, bool], bdr: BdResults, anchor_n
             unavailable.append((m, "no values at all (metric unavailable in this run)"))
         elif missing:
             unavailable.append((m, f"no values for {', '.join(missing)}"))
-    unavailable += [(m, f"no BD: {why}") for m, why in bdr.skipped.items()]
+    listed = {m for m, _ in unavailable}
+    unavailable += [(m, f"no BD: {why}") for m, why in bdr.skipped.items() if m not in listed]
     if unavailable:
         out.append("<h3>Unavailable metrics</h3>")
         out.append(_table(["metric", "why"], unavailable))
