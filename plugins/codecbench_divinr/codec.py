@@ -1,0 +1,327 @@
+"""The ``divinr`` codec plugin: encode = a Lightning fit of the INR on the clip, decode = diffusion sampling.
+
+Rate points are INR sizes, each with a rate weight λ (``name`` or ``name@lambda``), lowest first.
+The backbone is a Stable Video Diffusion checkpoint (``backbone`` option: hub id or local folder,
+``revision``); when its weights cannot be reached the codec falls back, loudly, to the ``tiny``
+random-initialised backbone and labels itself ``divinr[tiny]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from codecbench.codec import Codec, Option, Requirement
+from codecbench.errors import BitstreamError, CodecbenchError, CodecUnavailableError, UnsupportedInputError
+from codecbench.video import Clip, Frame, VideoFormat
+from codecbench.yuv import rgb_to_yuv
+from codecbench_divinr import __version__, bitstream, quant
+from codecbench_divinr.backbone import TINY, TINY_REVISION, missing_files, offline
+from codecbench_divinr.config import DivInrConfig, InrSize
+from codecbench_divinr.encoder import fit_clip, latent_hw
+from codecbench_divinr.lora import lora_modules
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BACKBONE = "stabilityai/stable-video-diffusion-img2vid-xt"
+
+#: The default ladder: INR size and rate weight λ (per bit per pixel), lowest rate first.
+LADDER: dict[str, tuple[InrSize, float]] = {
+    "xs": (InrSize(freqs=6, stem=16, channels=(8, 6, 6, 4, 4)), 20.0),
+    "s": (InrSize(freqs=8, stem=16, channels=(10, 8, 8, 6, 4)), 10.0),
+    "m": (InrSize(freqs=8, stem=24, channels=(12, 10, 8, 8, 6)), 5.0),
+    "l": (InrSize(freqs=8, stem=32, channels=(16, 12, 10, 8, 6)), 2.0),
+}
+
+
+def parse_rate_point(rate_point: str) -> tuple[InrSize, float]:
+    """``"m"`` or ``"m@0.5"`` -> (INR size, λ)."""
+    name, _, lam = str(rate_point).partition("@")
+    if name not in LADDER:
+        raise CodecbenchError(
+            f"divinr: rate point {rate_point!r} must be one of {list(LADDER)}, optionally with @lambda (e.g. m@5)"
+        )
+    size, default = LADDER[name]
+    try:
+        value = float(lam) if lam else default
+    except ValueError:
+        raise CodecbenchError(f"divinr: rate point {rate_point!r}: lambda {lam!r} is not a number") from None
+    if value < 0:
+        raise CodecbenchError(f"divinr: rate point {rate_point!r}: lambda must be >= 0")
+    return size, value
+
+
+def _device(choice: str) -> torch.device:
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+class DivInrCodec(Codec):
+    name = "divinr"
+    description = "DiV-INR: INR-conditioned video diffusion (SVD + LoRA), extreme low bitrate"
+    rate_parameter = "inr_size"
+    bitstream_suffix = ".dvir"
+    resources = {"cpu": 1.0, "gpu": 1.0}
+    options_spec = {
+        "backbone": Option(DEFAULT_BACKBONE, "SVD-family backbone: hub id, local folder, or 'tiny'"),
+        "revision": Option("main", "hub revision of the backbone (branch, tag or commit)"),
+        "fallback": Option(
+            True, "run with the tiny backbone (labelled divinr[tiny]) if weights are missing", bool
+        ),
+        "seed": Option(0, "seed of sampling noise, INR init (and tiny weights); in the header", int),
+        "steps": Option(200, "optimisation steps of the encode", int),
+        "lr": Option(5e-3, "Adam learning rate of the encode", float),
+        "regression_weight": Option(1.0, "weight of the INR-vs-VAE-latent regression loss", float),
+        "inference_steps": Option(8, "Euler sampling steps of the decoder (in the header)", int),
+        "window": Option(0, "frames per diffusion window (0: the backbone's window)", int),
+        "adapters": Option(
+            "shared",
+            "LoRA adapters: shared (decoder side, 0 bits) or per_video (coded)",
+            str,
+            ("shared", "per_video"),
+        ),
+        "lora_rank": Option(4, "LoRA rank", int),
+        "lora_convs": Option(False, "also adapt the ResNet convolutions", bool),
+        "shared": Option(
+            "", "folder of pre-trained shared components (python -m codecbench_divinr.pretrain)"
+        ),
+        "device": Option("auto", "torch device: auto, cpu, cuda, cuda:N"),
+        "checkpoint_every": Option(25, "save a resumable checkpoint every N steps", int),
+        "progress": Option(True, "show a progress bar while encoding", bool),
+    }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        #: Estimated and actual size of the last encode (bits), for reports; the harness uses the file.
+        self.last_rate: dict[str, float] = {}
+        self._effective: str | None = None
+
+    # ---- identity ----------------------------------------------------------------------------
+    def effective_backbone(self) -> str:
+        """The backbone a run will use: the configured one, or ``tiny`` when its weights are out of reach.
+
+        Decided once per codec object; falling back prints a loud warning (warnings and stderr).
+        """
+        if self._effective is not None:
+            return self._effective
+        name, rev = self.options["backbone"], self.options["revision"]
+        missing = missing_files(name, rev)
+        reachable = not missing or (not Path(name).exists() and not offline() and _hub_has(name, rev))
+        if reachable or not self.options["fallback"]:
+            self._effective = name
+            return name
+        msg = (
+            f"DIVINR FALLBACK: backbone {name!r}@{rev} is not reachable (needs {', '.join(missing)}). "
+            "Running with the TINY random-initialised backbone; results are labelled divinr[tiny] "
+            "and say nothing about the paper's configuration."
+        )
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+        print(f"\n{'!' * 78}\n{msg}\n{'!' * 78}\n", file=sys.stderr)
+        self._effective = TINY
+        return TINY
+
+    @property
+    def label(self) -> str:
+        return "divinr[tiny]" if self.effective_backbone() == TINY else self.name
+
+    @property
+    def version(self) -> str:
+        import diffusers
+
+        bb = self.effective_backbone()
+        rev = TINY_REVISION if bb == TINY else self.options["revision"]
+        return (
+            f"codecbench_divinr {__version__}; backbone {bb}@{rev}; "
+            f"diffusers {diffusers.__version__}; torch {torch.__version__}"
+        )
+
+    def config(self) -> dict[str, Any]:
+        out = dict(self.options)
+        out["effective_backbone"] = self.effective_backbone()
+        return out
+
+    def requirements(self) -> list[Requirement]:
+        name, rev = self.options["backbone"], self.options["revision"]
+        out = [Requirement("python", "torch", True, torch.__version__)]
+        if name != TINY:
+            missing = missing_files(name, rev)
+            if not missing:
+                out.append(Requirement("weights", name, True, rev))
+            elif self.options["fallback"]:
+                out.append(
+                    Requirement("weights", name, True, f"MISSING {', '.join(missing)}: falls back to tiny")
+                )
+            else:
+                out.append(Requirement("weights", name, False, f"needs {', '.join(missing)}"))
+        if self.options["shared"]:
+            folder = Path(self.options["shared"])
+            ok = all((folder / f).is_file() for f in ("adapters.safetensors", "context.safetensors"))
+            out.append(Requirement("weights", "shared adapters", ok, str(folder)))
+        if self.options["device"].startswith("cuda"):
+            out.append(Requirement("device", "cuda", torch.cuda.is_available(), self.options["device"]))
+        return out
+
+    # ---- rate points -------------------------------------------------------------------------
+    def default_rate_points(self) -> list[str]:
+        return list(LADDER)
+
+    def check_rate_point(self, rate_point: str) -> None:
+        parse_rate_point(rate_point)
+
+    def check_format(self, fmt: VideoFormat) -> None:
+        super().check_format(fmt)
+        if fmt.width < 16 or fmt.height < 16:
+            raise UnsupportedInputError(f"divinr needs at least 16x16 pictures, got {fmt}")
+
+    # ---- encode ------------------------------------------------------------------------------
+    def _config(self, rate_point: str, fps: float) -> DivInrConfig:
+        size, lam = parse_rate_point(rate_point)
+        o = self.options
+        shared_sha = ""
+        if o["shared"]:
+            from codecbench_divinr.module import shared_sha256
+
+            shared_sha = shared_sha256(o["shared"])
+        if o["shared"] and o["adapters"] == "per_video":
+            raise CodecbenchError("divinr: adapters=per_video codes its own adapters; leave shared empty")
+        return DivInrConfig(
+            backbone=self.effective_backbone(),
+            revision=o["revision"],
+            seed=o["seed"],
+            inr=size,
+            lam=lam,
+            steps=o["steps"],
+            lr=o["lr"],
+            regression_weight=o["regression_weight"],
+            inference_steps=o["inference_steps"],
+            window=o["window"],
+            adapters=o["adapters"],
+            lora_rank=o["lora_rank"],
+            lora_convs=o["lora_convs"],
+            fps=float(fps),
+            shared_sha256=shared_sha,
+        )
+
+    def encode(self, clip: Clip, rate_point: str, workdir: Path) -> Path:
+        self.check_format(clip.format)
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        cfg = self._config(rate_point, clip.fps)
+        module = fit_clip(
+            clip,
+            cfg,
+            workdir,
+            window=self.options["window"],
+            shared=self.options["shared"],
+            fallback=self.options["fallback"],
+            device=_device(self.options["device"]),
+            checkpoint_every=self.options["checkpoint_every"],
+            progress=self.options["progress"],
+        )
+        payload = export_payload(module, clip)
+        out = workdir / f"{clip.name}_{rate_point.replace('@', '_')}{self.bitstream_suffix}"
+        size = bitstream.write(out, payload)
+        est = sum(t.model_bits() for t in payload.tensors)
+        self.last_rate = {"estimated_payload_bits": est, "file_bits": 8.0 * size}
+        log.info(
+            "divinr %s %s: %d bytes (model estimate of the weights %.0f bytes)",
+            clip.name,
+            rate_point,
+            size,
+            est / 8,
+        )
+        return out
+
+    # ---- decode ------------------------------------------------------------------------------
+    def decode(self, bitstream_path: Path, workdir: Path) -> Iterator[Frame]:
+        from codecbench_divinr.sampler import generate
+
+        module, payload = load_decoder(
+            bitstream_path, self.options["shared"], _device(self.options["device"])
+        )
+        f = payload.format
+        fmt = VideoFormat(f["width"], f["height"], f["bit_depth"])
+        cfg = module.config
+        for rgb in generate(module, f["frames"], cfg.inference_steps, cfg.seed, cfg.window):
+            for img in rgb:
+                arr = img[:, : fmt.height, : fmt.width].permute(1, 2, 0).numpy()
+                yield rgb_to_yuv(arr, fmt)
+
+
+def _hub_has(name: str, revision: str) -> bool:
+    """Whether the hub answers for ``name`` (only asked when the weights are not cached and not offline)."""
+    try:
+        from huggingface_hub import file_exists
+
+        return bool(file_exists(name, "unet/config.json", revision=revision))
+    except Exception:  # no network, unknown repo, bad revision: not reachable
+        return False
+
+
+def coded_slots(module: Any) -> list[tuple[str, torch.nn.Module, str]]:
+    """The quantised tensors a bitstream carries, in bitstream order: the INR, then per-video LoRA."""
+    out = list(quant.quantised_tensors(module.inr, "inr"))
+    if module.config.adapters == "per_video":
+        for name, m in lora_modules(module.unet):
+            out += list(quant.quantised_tensors(m, f"unet.{name}"))
+    return out
+
+
+def export_payload(module: Any, clip: Clip) -> bitstream.Payload:
+    """The header and coded tensors (quantised INR, per-video LoRA) of a fitted module."""
+    tensors = [bitstream.CodedTensor(*quant.export_ints(m, p)) for _, m, p in coded_slots(module)]
+    fmt = clip.format
+    form = {"width": fmt.width, "height": fmt.height, "bit_depth": fmt.bit_depth, "frames": clip.frames}
+    return bitstream.Payload(module.config.to_dict(), form, tensors)
+
+
+def load_decoder(
+    path: Path | str, shared: str = "", device: torch.device | None = None
+) -> tuple[Any, bitstream.Payload]:
+    """Rebuild the decoder module of a bitstream: backbone from the header, coded weights set exactly."""
+    from codecbench_divinr.module import DivInrModule, shared_sha256
+
+    payload = bitstream.read(path)
+    try:
+        cfg = DivInrConfig.from_dict(payload.config)
+        f = payload.format
+        VideoFormat(f["width"], f["height"], f["bit_depth"])
+        frames = int(f["frames"])
+    except (CodecbenchError, KeyError, TypeError, ValueError) as e:
+        raise BitstreamError(f"{path}: bad header ({e})") from e
+    if frames < 1 or cfg.window < 1:
+        raise BitstreamError(f"{path}: header says {frames} frames, window {cfg.window}")
+    if cfg.shared_sha256:
+        if not shared:
+            raise CodecUnavailableError(
+                f"{path} was coded with shared adapters {cfg.shared_sha256}; set divinr.shared to their folder"
+            )
+        if shared_sha256(shared) != cfg.shared_sha256:
+            raise BitstreamError(f"{path}: coded with shared adapters {cfg.shared_sha256}; {shared} differs")
+    module = DivInrModule(
+        cfg,
+        latent_hw(f["width"], f["height"]),
+        pixels=1,
+        mode="encode",
+        shared=shared if cfg.shared_sha256 else "",
+        fallback=False,
+    )
+    slots = coded_slots(module)
+    if len(slots) != len(payload.tensors):
+        raise BitstreamError(f"{path}: {len(payload.tensors)} coded tensors, the model has {len(slots)}")
+    for (name, m, p), t in zip(slots, payload.tensors):
+        try:
+            quant.set_dequantised(m, p, t.ints, t.step)
+        except ValueError as e:
+            raise BitstreamError(f"{path}: tensor {name}: {e}") from e
+    module.eval()
+    if device is not None:
+        module.to(device)
+    return module, payload

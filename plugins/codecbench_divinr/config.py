@@ -1,0 +1,91 @@
+"""The codec configuration: every setting that shapes a DiV-INR bitstream, separate from any weights.
+
+Like a diffusers config, it is a plain dataclass saved as ``config.json`` with :meth:`save_pretrained`
+and read back with :meth:`from_pretrained`; the same dictionary travels in every bitstream header.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from codecbench.errors import CodecbenchError
+
+CONFIG_NAME = "config.json"
+
+
+@dataclass
+class InrSize:
+    """Width of the NeRV-style INR: positional-encoding frequencies, stem width and block channels."""
+
+    freqs: int = 8
+    stem: int = 32
+    channels: tuple[int, ...] = (16, 12, 8)
+
+    def __post_init__(self) -> None:
+        self.channels = tuple(int(c) for c in self.channels)
+
+
+@dataclass
+class DivInrConfig:
+    """Settings of one DiV-INR encode; the decoder rebuilds everything from these and the coded weights."""
+
+    backbone: str = "tiny"
+    revision: str = "main"
+    seed: int = 0
+    inr: InrSize = field(default_factory=InrSize)
+    lam: float = 1e-3
+    steps: int = 200
+    lr: float = 5e-3
+    regression_weight: float = 1.0
+    inference_steps: int = 8
+    window: int = 8
+    adapters: str = "shared"
+    lora_rank: int = 4
+    lora_convs: bool = False
+    motion_bucket_id: int = 127
+    noise_aug_strength: float = 0.0
+    fps: float = 24.0
+    shared_sha256: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.inr, dict):
+            self.inr = InrSize(**self.inr)
+        if self.adapters not in ("shared", "per_video"):
+            raise CodecbenchError(f"divinr: adapters must be 'shared' or 'per_video', got {self.adapters!r}")
+        if self.window < 1 or self.inference_steps < 1 or self.steps < 0:
+            raise CodecbenchError("divinr: window and inference_steps must be >= 1, steps >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["inr"]["channels"] = list(d["inr"]["channels"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DivInrConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise CodecbenchError(f"divinr config: unknown keys {unknown}")
+        return cls(**d)
+
+    def save_pretrained(self, folder: Path | str) -> Path:
+        """Write ``config.json`` into ``folder`` (created if needed); returns its path."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / CONFIG_NAME
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True))
+        return path
+
+    @classmethod
+    def from_pretrained(cls, folder: Path | str) -> DivInrConfig:
+        """Read ``config.json`` from ``folder`` (or a path to the file itself)."""
+        path = Path(folder)
+        if path.is_dir():
+            path = path / CONFIG_NAME
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as e:
+            raise CodecbenchError(f"divinr: cannot read config {path}: {e}") from e

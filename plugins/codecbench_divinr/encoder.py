@@ -1,0 +1,145 @@
+"""The engineering of a DiV-INR encode: a Lightning Trainer fitting the module on one clip.
+
+Checkpoints (trainable weights only) go to ``<workdir>/divinr_ckpt`` every ``checkpoint_every``
+steps; an encode that finds a checkpoint of the same configuration there resumes from it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from torch.utils.data import DataLoader, Dataset
+
+from codecbench.video import Clip
+from codecbench.yuv import yuv_to_rgb
+from codecbench_divinr.config import DivInrConfig
+from codecbench_divinr.inr import frame_times
+from codecbench_divinr.module import DivInrModule
+from codecbench_divinr.sampler import windows
+
+#: Spatial down-sampling of SVD-family VAEs (the tiny one too).
+VAE_SCALE = 8
+CKPT_DIR = "divinr_ckpt"
+
+
+def latent_hw(width: int, height: int, cfg: DivInrConfig | None = None) -> tuple[int, int]:
+    """Latent size of a picture, padded up to a multiple of the VAE's factor."""
+    return math.ceil(height / VAE_SCALE), math.ceil(width / VAE_SCALE)
+
+
+def clip_tensor(clip: Clip) -> torch.Tensor:
+    """The clip as RGB (T, 3, H', W') in [-1, 1], edge-padded to a multiple of the VAE's factor."""
+    h, w = latent_hw(clip.format.width, clip.format.height)
+    frames = []
+    for fr in clip.read():
+        rgb = yuv_to_rgb(fr, clip.format)
+        rgb = np.pad(
+            rgb, ((0, h * VAE_SCALE - rgb.shape[0]), (0, w * VAE_SCALE - rgb.shape[1]), (0, 0)), "edge"
+        )
+        frames.append(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1))
+    return torch.stack(frames) * 2 - 1
+
+
+_LATENTS: dict[tuple, torch.Tensor] = {}
+
+
+def clip_latents(module: DivInrModule, clip: Clip) -> torch.Tensor:
+    """VAE latents (T, C, h, w) of the clip's frames, cached per process (a ladder encodes one clip often)."""
+    st = Path(clip.path).stat()
+    key = (
+        str(clip.path),
+        st.st_size,
+        st.st_mtime_ns,
+        clip.frames,
+        module.backbone_name,
+        module.backbone_revision,
+        module.config.seed if module.backbone_name == "tiny" else 0,
+    )
+    if key not in _LATENTS:
+        frames = clip_tensor(clip).to(module.device)
+        _LATENTS[key] = module.encode_frames(frames).float().cpu()
+    return _LATENTS[key]
+
+
+class WindowData(Dataset):
+    """``steps`` items cycling over the clip's windows: their target latents and frame times."""
+
+    def __init__(self, latents: torch.Tensor, window: int, steps: int) -> None:
+        self.latents, self.steps = latents, steps
+        self.times = frame_times(latents.shape[0])
+        self.ranges = windows(latents.shape[0], window)
+
+    def __len__(self) -> int:
+        return max(self.steps, 1)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        r = self.ranges[i % len(self.ranges)]
+        return {"latents": self.latents[r.start : r.stop], "t": self.times[r.start : r.stop]}
+
+
+def fit_clip(
+    clip: Clip,
+    cfg: DivInrConfig,
+    workdir: Path,
+    window: int = 0,
+    shared: str = "",
+    fallback: bool = True,
+    device: torch.device | None = None,
+    checkpoint_every: int = 25,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
+) -> DivInrModule:
+    """Fit the INR (and per-video adapters) of ``clip`` under ``cfg``; returns the fitted module on CPU."""
+    device = device or torch.device("cpu")
+    fmt = clip.format
+    module = DivInrModule(
+        cfg, latent_hw(fmt.width, fmt.height), fmt.pixels * clip.frames, "encode", shared, fallback
+    )
+    cfg.window = window or module.unet.config.num_frames
+    module.to(device)
+    latents = clip_latents(module, clip)
+    ckdir = Path(workdir) / CKPT_DIR
+    ckdir.mkdir(parents=True, exist_ok=True)
+    stamp = ckdir / "config.json"
+    identity = json.dumps(
+        {"config": cfg.to_dict(), "clip": str(clip.path), "frames": clip.frames}, sort_keys=True
+    )
+    last = ckdir / "last.ckpt"
+    resume = last if last.is_file() and stamp.is_file() and stamp.read_text() == identity else None
+    if resume is None:
+        for old in ckdir.glob("*.ckpt"):
+            old.unlink()
+        stamp.write_text(identity)
+    if cfg.steps > 0:
+        L.seed_everything(cfg.seed, verbose=False)
+        gpu = device.type == "cuda"
+        trainer = L.Trainer(
+            max_steps=cfg.steps,
+            accelerator="gpu" if gpu else "cpu",
+            devices=[device.index or 0] if gpu else 1,
+            precision="bf16-mixed" if gpu else "32-true",
+            logger=False,
+            enable_model_summary=False,
+            enable_progress_bar=progress,
+            default_root_dir=str(workdir),
+            callbacks=[
+                ModelCheckpoint(
+                    dirpath=ckdir,
+                    filename="step{step}",
+                    every_n_train_steps=max(1, checkpoint_every),
+                    save_top_k=1,
+                    save_last=True,
+                ),
+                *callbacks,
+            ],
+        )
+        data = DataLoader(WindowData(latents, cfg.window, cfg.steps), batch_size=1, shuffle=False)
+        trainer.fit(module, data, ckpt_path=str(resume) if resume else None)
+    return module.cpu().eval()
