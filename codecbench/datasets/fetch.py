@@ -358,8 +358,8 @@ def _extract_7z(archive: Path, dest: Path, wanted: set[str]) -> dict[str, str]:
                 src = Path(tmp) / name
                 base = src.name
                 if src.is_file() and base not in out:
-                    with open(src, "rb") as f:
-                        out[base] = _copy(f, dest / base)
+                    out[base] = file_digests(src)[0]
+                    os.replace(src, dest / base)  # same file system: a rename, not a second copy
     return out
 
 
