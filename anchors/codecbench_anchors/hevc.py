@@ -49,6 +49,8 @@ class HEVC(FFmpegCodec):
             params += ["bframes=0"]
         else:
             params += ["bframes=7", "b-adapt=0", "b-pyramid=1"]
+            if o["preset"] == "ultrafast":  # its 5-frame look-ahead is shorter than the GOP
+                params.append("rc-lookahead=8")
         if o["mode"] == "bitrate":
             args += ["-b:v", f"{rate}k"]
         else:
