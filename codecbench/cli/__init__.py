@@ -14,7 +14,7 @@ from codecbench import __version__
 from codecbench.errors import CodecbenchError
 
 #: Modules of this package that define subcommands, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("run", "list", "verify", "datasets", "bd", "report", "weights")
+COMMANDS: tuple[str, ...] = ("run", "list", "verify", "datasets", "bd", "report", "weights", "leaderboard")
 
 
 def build_parser() -> argparse.ArgumentParser:
