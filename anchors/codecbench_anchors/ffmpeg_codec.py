@@ -89,7 +89,7 @@ def probe_encoder_log(exe: str, encoder: str, pix_fmt: str) -> str:
     return proc.stderr.decode(errors="replace")
 
 
-def _safe(text: str) -> str:
+def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
 
 
@@ -250,7 +250,7 @@ class FFmpegCodec(Codec):
         exe = self._require()
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        out = workdir / f"{_safe(clip.name)}.{self.name}.{_safe(rate_point)}{self.bitstream_suffix}"
+        out = workdir / f"{safe_name(clip.name)}.{self.name}.{safe_name(rate_point)}{self.bitstream_suffix}"
         args = self.encode_command(clip, rate_point, out)
         self.last_command = [exe, *args]
         log.info("%s: %s", self.name, shlex.join(self.last_command))
