@@ -9,7 +9,10 @@ from codecbench.executors.base import Executor
 from codecbench.executors.local import LocalExecutor
 
 #: executor name -> "module:Class", imported only when chosen.
-EXECUTORS: dict[str, str] = {"local": "codecbench.executors.local:LocalExecutor"}
+EXECUTORS: dict[str, str] = {
+    "local": "codecbench.executors.local:LocalExecutor",
+    "ray": "codecbench.executors.ray_cluster:RayExecutor",
+}
 
 
 def get_executor(name: str, **options: Any) -> Executor:
