@@ -49,9 +49,10 @@ def test_agrees_with_bjontegaard_on_random_monotonic_curves(method: str) -> None
 # --- synthetic run tables (also used by the report and leaderboard tests) ------------------------
 
 #: Rate factor of each synthetic codec relative to the anchor at equal quality.
-RATE_FACTORS = {"hevc": 1.0, "vvc": 0.7, "divinr[tiny]": 1.25}
+RATE_FACTORS = {"hevc": 1.0, "vvc": 0.75, "divinr[tiny]": 1.25}
 SEQUENCES = {"seq_a": 0.0, "seq_b": 1.5, "seq_c": -1.0}
-BPPS = (0.05, 0.1, 0.2, 0.4)
+#: With 64x48 pixels and 3 frames every bpp times every factor is a whole number of bytes.
+BPPS = (0.0625, 0.125, 0.25, 0.5)
 
 
 def synthetic_results(codecs: dict[str, float] | None = None, dataset: str = "sample") -> pd.DataFrame:
@@ -80,7 +81,7 @@ def synthetic_results(codecs: dict[str, float] | None = None, dataset: str = "sa
                         "bit_depth": 8,
                         "fps": 25.0,
                         "frames": 3,
-                        "bytes": int(round(bpp * factor * 64 * 48 * 3 / 8)),
+                        "bytes": round(bpp * factor * 64 * 48 * 3 / 8),
                         "bpp": bpp * factor,
                         "kbps": bpp * factor * 64 * 48 * 25 / 1000,
                         "snapshot_path": f"snapshots/{codec}-{seq}-{i}.png",
@@ -149,17 +150,17 @@ def test_table_values_averages_and_ci() -> None:
     assert list(table.columns) == bd.TABLE_COLUMNS
     per_seq = table[table["sequence"] != "*"]
     assert len(per_seq) == 2 * len(SEQUENCES)
-    for codec, factor in (("vvc", 0.7), ("divinr[tiny]", 1.25)):
+    for codec, factor in (("vvc", 0.75), ("divinr[tiny]", 1.25)):
         got = per_seq[per_seq["codec"] == codec]["value"].to_numpy()
         assert got == pytest.approx([(factor - 1) * 100] * 3, abs=1e-6)
     avg = table[table["sequence"] == "*"].set_index("codec")
-    assert avg.loc["vvc", "value"] == pytest.approx(-30.0, abs=1e-6)
+    assert avg.loc["vvc", "value"] == pytest.approx(-25.0, abs=1e-6)
     assert avg.loc["vvc", "n_sequences"] == 3
     assert avg["monotonic"].all() and (avg["warning"] == "").all()
 
     quality = bd.bd_table(curves, "hevc", "psnr_y", mode="quality")
     q_avg = quality[quality["sequence"] == "*"].set_index("codec")["value"]
-    assert q_avg["vvc"] == pytest.approx(-8 * np.log10(0.7), abs=1e-6)
+    assert q_avg["vvc"] == pytest.approx(-8 * np.log10(0.75), abs=1e-6)
     assert q_avg["divinr[tiny]"] == pytest.approx(-8 * np.log10(1.25), abs=1e-6)
 
     lp = bd.bd_table(
@@ -228,6 +229,6 @@ def test_dataset_level_metric_curves() -> None:
     curves = bd.curves_for(synthetic_results(), dm, "fid")
     table = bd.bd_table(curves, "hevc", "fid", mode="rate")
     assert set(table["sequence"]) == {"*"}
-    assert table.set_index("codec").loc["vvc", "value"] == pytest.approx(-30.0, abs=1e-6)
+    assert table.set_index("codec").loc["vvc", "value"] == pytest.approx(-25.0, abs=1e-6)
     with pytest.raises(CodecbenchError, match="neither a column"):
         bd.curves_for(synthetic_results(), dm, "kid")

@@ -16,7 +16,7 @@ from plotly.offline import get_plotlyjs
 
 from codecbench.cli import main
 from codecbench.report import load_run, render, write_report
-from tests.test_bd import synthetic_results
+from tests.test_bd import BPPS, RATE_FACTORS, synthetic_results
 
 
 def make_run(root: Path, with_extras: bool = True) -> Path:
@@ -62,8 +62,8 @@ def make_run(root: Path, with_extras: bool = True) -> Path:
     ).to_csv(root / "frames.csv", index=False)
     dm = [
         (c, "sample", str(i), "fid", 60 - 20 * np.log10(b), b * f, 3)
-        for c, f in {"hevc": 1.0, "vvc": 0.7, "divinr[tiny]": 1.25}.items()
-        for i, b in enumerate((0.05, 0.1, 0.2, 0.4))
+        for c, f in RATE_FACTORS.items()
+        for i, b in enumerate(BPPS)
     ]
     pd.DataFrame(
         dm, columns=["codec", "dataset", "rate_point", "metric", "value", "bpp", "sequences"]
@@ -239,7 +239,7 @@ def test_report_sections_marks_and_escaping(tmp_path: Path) -> None:
     assert "Stand-in codecs" in page and "divinr[tiny] (stand-in)" in page
     assert "Failed jobs (1)" in page and "encoder &lt;crashed&gt;" in page
     assert "no values at all (metric unavailable in this run)" in page  # dists
-    assert "-30.00 %" in page and "+25.00 %" in page  # BD-rate of vvc and divinr[tiny] vs hevc
+    assert "-25.00 %" in page and "+25.00 %" in page  # BD-rate of vvc and divinr[tiny] vs hevc
     assert "alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert page.count("src='data:image/png;base64,") == 3 * 5  # reference + 4 codecs, 3 sequences
     assert page.count(get_plotlyjs()) == 1  # plotly.js embedded once...
@@ -263,7 +263,7 @@ def test_report_from_results_csv_alone_and_missing_anchor(tmp_path: Path) -> Non
     slim = pd.read_csv(run / "results.csv")[["codec", "dataset", "sequence", "bpp", "psnr_y"]].dropna()
     slim.to_csv(tmp_path / "slim.csv", index=False)
     page, n = render(load_run(tmp_path / "slim.csv"))
-    assert n == 1 and "-30.00 %" in page
+    assert n == 1 and "-25.00 %" in page
 
 
 def test_report_cli_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -298,7 +298,7 @@ def test_bd_cli_formats_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     }
     assert all(keys <= set(r) for r in records)
     avg = {r["codec"]: r for r in records if r["sequence"] == "*"}
-    assert avg["vvc"]["value"] == pytest.approx(-30.0, abs=1e-6) and avg["vvc"]["method"] == "pchip"
+    assert avg["vvc"]["value"] == pytest.approx(-25.0, abs=1e-6) and avg["vvc"]["method"] == "pchip"
     per_seq = [r for r in records if r["sequence"] != "*"]
     assert len(per_seq) == 6 and all(r["ci_low"] is None for r in per_seq)
     args = [

@@ -65,6 +65,8 @@ def entries(subs: list[Submission]) -> pd.DataFrame:
                     "date": sub.data["date"],
                     "anchor_version": sub.data["anchor"]["version"],
                 }
+                if "[tiny]" in sub.codec:
+                    base["stand_in"] = True
                 try:
                     table = bd.bd_table(curves, "anchor", metric, mode=mode)
                     row = table[table["sequence"] == bd.ALL_SEQUENCES].iloc[0]
@@ -132,7 +134,7 @@ def render_markdown(ranks: dict[str, Any], generated: str) -> str:
                 q = quality.get((e["codec"], e["version"]), {})
                 cells = [
                     e["rank"] or "",
-                    _md(e["codec"]),
+                    _md(e["codec"]) + (" (stand-in)" if e.get("stand_in") else ""),
                     _md(e["version"]),
                     _fmt(e, "rate"),
                     _fmt(q, "quality"),
@@ -164,7 +166,8 @@ def render_html(ranks: dict[str, Any], subs: list[Submission], generated: str) -
                 parts.append(
                     f"<tr><td class='n'>{e['rank'] or ''}</td><td>{esc(e['codec'])}</td><td>{esc(e['version'])}"
                     f"</td><td class='n'>{esc(_fmt(e, 'rate'))}</td><td class='n'>{esc(_fmt(q, 'quality'))}</td>"
-                    f"<td>{esc(e.get('warning') or '')}</td></tr>"
+                    f"<td>{'stand-in model, not the published one. ' if e.get('stand_in') else ''}"
+                    f"{esc(e.get('warning') or '')}</td></tr>"
                 )
             parts.append("</table>")
     parts.append("<h2>Submissions</h2>")
