@@ -39,17 +39,24 @@ COMMON_OPTIONS: dict[str, Option] = {
     "download": Option(False, "download missing zoo weights into the torch hub cache", bool),
     "device": Option("auto", "torch device: auto (cuda when available), cpu, cuda, cuda:N", str),
     "progress": Option(True, "show a per-frame progress bar (on a terminal)", bool),
+    "threads": Option(
+        0, "CPU threads while coding; 0 keeps torch's setting (1 is fastest on a busy CPU)", int
+    ),
 }
 
 
 @contextmanager
-def deterministic() -> Iterator[None]:
+def deterministic(threads: int = 0) -> Iterator[None]:
     """Deterministic kernels and no TF32 while coding, restored afterwards (other plugins share torch).
 
     The entropy coder's tables are indexed by network outputs, so encoder and decoder must compute
-    them bit-exactly; TF32 and autotuned convolutions would let them drift on a GPU.
+    them bit-exactly; TF32 and autotuned convolutions would let them drift on a GPU. ``threads`` > 0
+    sets torch's CPU threads for the duration.
     """
     cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved_threads = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
     saved = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
@@ -64,6 +71,7 @@ def deterministic() -> Iterator[None]:
         with torch.inference_mode():
             yield
     finally:
+        torch.set_num_threads(saved_threads)
         torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
         cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = saved[2:]
 
@@ -77,6 +85,8 @@ class CompressAICodec(Codec):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
+        if self.options["threads"] < 0:
+            raise CodecbenchError(f"{self.name}.threads: must be 0 (torch's setting) or more")
         self._models: dict[tuple[str, int], tuple[torch.nn.Module, bytes]] = {}
 
     @property
@@ -99,7 +109,7 @@ class CompressAICodec(Codec):
         return f"compressai {compressai.__version__}, torch {torch.__version__}"
 
     def config(self) -> dict[str, Any]:
-        cfg = {k: v for k, v in self.options.items() if k != "progress"}
+        cfg = {k: v for k, v in self.options.items() if k not in ("progress", "threads")}
         cfg["checkpoint"] = None if cfg["checkpoint"] is None else str(cfg["checkpoint"])
         return cfg
 
@@ -216,7 +226,11 @@ class CompressAICodec(Codec):
         path = workdir / f"{clip.name}.q{quality}{self.bitstream_suffix}"
         recon: list[Frame] = []
         state: Any = None
-        with open(path, "wb") as f, deterministic(), self._progress(clip.frames, f"q{quality} encode") as bar:
+        with (
+            open(path, "wb") as f,
+            deterministic(self.options["threads"]),
+            self._progress(clip.frames, f"q{quality} encode") as bar,
+        ):
             writer = BitstreamWriter(f, header)
             for start, group in _groups(clip.read(), header.batch):
                 packets, rec, state = self._encode_group(
@@ -274,7 +288,7 @@ class CompressAICodec(Codec):
         state: Any = None
         with self._progress(header.frames, f"q{header.quality} decode") as bar:
             for start, group in _groups(iter(packets), header.batch):
-                with deterministic():
+                with deterministic(self.options["threads"]):
                     frames, state = self._decode_group(model, header, start, group, state)
                 for frame in frames:
                     bar.update(1)

@@ -44,5 +44,5 @@ def to_frames(x: torch.Tensor, fmt: VideoFormat, matrix: str, pad: Padding) -> l
     left, right, top, bottom = pad
     h, w = x.shape[-2:]
     x = x[..., top : h - bottom, left : w - right].clamp(0.0, 1.0)
-    rgb = x.permute(0, 2, 3, 1).float().cpu().numpy()
+    rgb = x.detach().permute(0, 2, 3, 1).float().cpu().numpy()
     return [rgb_to_yuv(img, fmt, matrix) for img in rgb]
