@@ -140,8 +140,8 @@ def missing_files(name: str, revision: str = "main") -> list[str]:
     """
     if name == TINY:
         return []
-    path = Path(name)
-    if path.is_dir():
+    path = Path(name).expanduser()
+    if path.is_dir() or path.is_absolute() or name.startswith((".", "~")):
         out = []
         for sub in ("unet", "vae"):
             if not (path / sub / "config.json").is_file():
@@ -152,10 +152,14 @@ def missing_files(name: str, revision: str = "main") -> list[str]:
             out.append(str(path / "scheduler" / "scheduler_config.json"))
         return out
     from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
 
     out = []
     for sub in ("unet", "vae"):
-        cached = [try_to_load_from_cache(name, f"{sub}/{w}", revision=revision) for w in WEIGHT_FILES]
+        try:
+            cached = [try_to_load_from_cache(name, f"{sub}/{w}", revision=revision) for w in WEIGHT_FILES]
+        except HFValidationError:
+            return [f"{name} (neither a folder nor a valid hub id)"]
         if not any(isinstance(c, str) for c in cached):
             out.append(f"{name}@{revision}:{sub}/{WEIGHT_FILES[0]} (not in the Hugging Face cache)")
     return out

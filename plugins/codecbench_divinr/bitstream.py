@@ -2,11 +2,12 @@
 
 Layout (little-endian)::
 
-    b"DVIR" | version u8 | header length u32 | zlib(JSON header) | payload length u32 | CRC-32 u32 | payload
+    b"DVIR" | version u8 | header length u32 | zlib(JSON header) | n x (step f32, scale f16, peak u16)
+            | payload length u32 | CRC-32 u32 | payload
 
-The JSON header holds the codec config (backbone id, revision, seed, INR size, ...), the source
-format and, per coded tensor, its shape, its step size (float32 bits, so dequantisation is exact)
-the float16 scale of its Laplacian model and its largest magnitude. The payload is one rANS
+The JSON header holds the decoder's config (backbone id, revision, seed, INR size, ...), the source
+format and the coded tensors' shapes; then, per tensor, 8 bytes: its step size (float32, so
+dequantisation is exact), the float16 scale of its Laplacian model and its largest magnitude. The payload is one rANS
 stream of every tensor's integers, each tensor under its own discretised Laplacian CDF; values
 beyond the CDF's range are escaped by the coder's bypass mode. The CRC covers header and payload,
 so a corrupt or truncated file raises :class:`~codecbench.errors.BitstreamError`.
@@ -87,17 +88,18 @@ def _cdf_table(models: list[tuple[float, int]]) -> tuple[list[list[int]], list[i
     return cdfs, [len(c) for c in cdfs], [-peak for _, peak in models]
 
 
+#: Config fields only the encoder needs; they are left out of the header.
+ENCODER_ONLY = ("steps", "lr", "lam", "regression_weight")
+TABLE = struct.Struct("<feH")
+
+
 def write(path: Path | str, payload: Payload) -> int:
     """Write ``payload`` to ``path``; returns the file size in bytes."""
-    header = {
-        "config": payload.config,
-        "format": payload.format,
-        "shapes": payload.shapes or [list(t.ints.shape) for t in payload.tensors],
-        "steps": [struct.pack("<f", t.step).hex() for t in payload.tensors],
-        "scales": [struct.pack("<e", t.scale).hex() for t in payload.tensors],
-        "peaks": [t.peak for t in payload.tensors],
-    }
+    config = {k: v for k, v in payload.config.items() if k not in ENCODER_ONLY}
+    shapes = payload.shapes or [list(t.ints.shape) for t in payload.tensors]
+    header = {"config": config, "format": payload.format, "shapes": shapes}
     hdr = zlib.compress(json.dumps(header, separators=(",", ":"), sort_keys=True).encode(), 9)
+    hdr += b"".join(TABLE.pack(t.step, t.scale, t.peak) for t in payload.tensors)
     cdfs, lengths, offsets = _cdf_table([(t.scale, t.peak) for t in payload.tensors])
     symbols: list[int] = []
     indexes: list[int] = []
@@ -134,18 +136,21 @@ def read(path: Path | str) -> Payload:
     if zlib.crc32(hdr + data) != crc:
         raise BitstreamError(f"{path}: corrupt bitstream (CRC mismatch)")
     try:
-        h = json.loads(zlib.decompress(hdr))
-        steps = [struct.unpack("<f", bytes.fromhex(s))[0] for s in h["steps"]]
-        scales = [struct.unpack("<e", bytes.fromhex(s))[0] for s in h["scales"]]
-        shapes, peaks = h["shapes"], h["peaks"]
-    except (zlib.error, ValueError, KeyError, struct.error) as e:
+        z = zlib.decompressobj()
+        h = json.loads(z.decompress(hdr))
+        table = z.unused_data
+        shapes = [[int(d) for d in s] for s in h["shapes"]]
+        if len(table) != TABLE.size * len(shapes):
+            raise ValueError(f"{len(shapes)} tensors but a {len(table)}-byte table")
+        rows = [TABLE.unpack_from(table, i * TABLE.size) for i in range(len(shapes))]
+    except (zlib.error, ValueError, KeyError, TypeError, struct.error) as e:
         raise BitstreamError(f"{path}: unreadable header ({e})") from e
-    cdfs, lengths, offsets = _cdf_table([(float(c), int(p)) for c, p in zip(scales, peaks)])
+    cdfs, lengths, offsets = _cdf_table([(float(c), int(p)) for _, c, p in rows])
     sizes = [int(np.prod(s)) for s in shapes]
     indexes = [i for i, n in enumerate(sizes) for _ in range(n)]
     values = RansDecoder().decode_with_indexes(data, indexes, cdfs, lengths, offsets) if indexes else []
     tensors, pos = [], 0
-    for shape, n, step, scale in zip(shapes, sizes, steps, scales):
+    for shape, n, (step, scale, _) in zip(shapes, sizes, rows, strict=True):
         ints = np.asarray(values[pos : pos + n], dtype=np.int64).reshape(shape)
         tensors.append(CodedTensor(ints, step, scale))
         pos += n

@@ -33,21 +33,27 @@ DEFAULT_BACKBONE = "stabilityai/stable-video-diffusion-img2vid-xt"
 
 #: The default ladder: INR size and rate weight λ (per bit per pixel), lowest rate first.
 LADDER: dict[str, tuple[InrSize, float]] = {
-    "xs": (InrSize(freqs=6, stem=16, channels=(8, 6, 6, 4, 4)), 20.0),
-    "s": (InrSize(freqs=8, stem=16, channels=(10, 8, 8, 6, 4)), 10.0),
-    "m": (InrSize(freqs=8, stem=24, channels=(12, 10, 8, 8, 6)), 5.0),
-    "l": (InrSize(freqs=8, stem=32, channels=(16, 12, 10, 8, 6)), 2.0),
+    "xs": (InrSize(freqs=6, stem=8, channels=(6, 6, 4, 4, 4)), 20.0),
+    "s": (InrSize(freqs=8, stem=16, channels=(8, 8, 6, 6, 4)), 10.0),
+    "m": (InrSize(freqs=8, stem=16, channels=(12, 10, 8, 6, 6)), 5.0),
+    "l": (InrSize(freqs=8, stem=24, channels=(14, 12, 10, 8, 6)), 2.0),
+}
+#: Larger INRs for HD sources (the upper half of the paper's 0.003-0.05 bpp range at 1080p); not defaults.
+EXTRA: dict[str, tuple[InrSize, float]] = {
+    "xl": (InrSize(freqs=8, stem=48, channels=(32, 24, 16, 12, 8)), 1.0),
+    "xxl": (InrSize(freqs=10, stem=64, channels=(64, 48, 32, 16, 8)), 0.5),
 }
 
 
 def parse_rate_point(rate_point: str) -> tuple[InrSize, float]:
     """``"m"`` or ``"m@0.5"`` -> (INR size, λ)."""
     name, _, lam = str(rate_point).partition("@")
-    if name not in LADDER:
+    known = {**LADDER, **EXTRA}
+    if name not in known:
         raise CodecbenchError(
-            f"divinr: rate point {rate_point!r} must be one of {list(LADDER)}, optionally with @lambda (e.g. m@5)"
+            f"divinr: rate point {rate_point!r} must be one of {list(known)}, optionally @lambda (e.g. m@5)"
         )
-    size, default = LADDER[name]
+    size, default = known[name]
     try:
         value = float(lam) if lam else default
     except ValueError:

@@ -24,7 +24,7 @@ MIN_SCALE = 0.05
 class LsqQuantizer(nn.Module):
     """Learned-step-size quantiser with a straight-through estimator."""
 
-    def __init__(self, init: torch.Tensor, bits: int = 6) -> None:
+    def __init__(self, init: torch.Tensor, bits: int = 4) -> None:
         super().__init__()
         peak = float(init.detach().abs().max())
         step = max(peak, 1e-2) / 2 ** (bits - 1)
@@ -43,7 +43,7 @@ class LsqQuantizer(nn.Module):
         return self.step * self.soft_ints(w)
 
 
-def attach(module: nn.Module, names: tuple[str, ...] = ("weight", "bias"), bits: int = 6) -> None:
+def attach(module: nn.Module, names: tuple[str, ...] = ("weight", "bias"), bits: int = 4) -> None:
     """Quantise every ``names`` parameter of ``module`` and its children in place."""
     for m in list(module.modules()):
         for n in names:

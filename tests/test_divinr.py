@@ -1,0 +1,201 @@
+"""DiV-INR codec on CPU with the tiny backbone: bitstream, determinism, LoRA, rate, ladder, resume, loading."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from codecbench.errors import BitstreamError, CodecUnavailableError
+from codecbench.ffmpeg import ffmpeg_exe
+from codecbench.registry import create_codec
+from codecbench.video import Clip, Frame, VideoFormat
+from codecbench.yuv import write_yuv
+from codecbench_divinr import bitstream, quant
+from codecbench_divinr.backbone import load_backbone, missing_files, save_backbone, tiny_backbone
+from codecbench_divinr.codec import LADDER, coded_slots, export_payload, load_decoder, parse_rate_point
+from codecbench_divinr.config import DivInrConfig, InrSize
+from codecbench_divinr.encoder import fit_clip
+from codecbench_divinr.lora import lora_modules
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+FAST = {"backbone": "tiny", "steps": "3", "inference_steps": "2", "window": "4", "progress": "false"}
+
+
+def make_clip(path: Path, w: int = 64, h: int = 64, n: int = 6) -> Clip:
+    """A moving gradient with noise: content the INR must represent."""
+    fmt = VideoFormat(w, h)
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames = []
+    for i in range(n):
+        y = (16 + (xx * 2 + yy + 6 * i) % 200 + rng.integers(0, 20, (h, w))).astype(np.uint8)
+        c = np.full((h // 2, w // 2), 128, np.uint8)
+        frames.append(Frame(y, c + 10 * (i % 2), c))
+    write_yuv(path, fmt, frames)
+    return Clip(path.stem, path, fmt, 24.0, n)
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One per-video-adapter encode of a small clip, shared by the tests below."""
+    tmp = tmp_path_factory.mktemp("divinr")
+    clip = make_clip(tmp / "clip.yuv")
+    size, lam = parse_rate_point("s")
+    cfg = DivInrConfig(backbone="tiny", inr=size, lam=lam, steps=3, inference_steps=2, adapters="per_video")
+    before = {n: p.detach().clone() for n, p in tiny_backbone(0).unet.named_parameters()}
+    module = fit_clip(clip, cfg, tmp / "work", window=4, progress=False)
+    path = tmp / "clip.dvir"
+    payload = export_payload(module, clip)
+    size_bytes = bitstream.write(path, payload)
+    return {"clip": clip, "module": module, "path": path, "payload": payload, "size": size_bytes, "before": before}
+
+
+def test_lora_injected_with_peft_and_trained(fitted: dict) -> None:
+    from peft.tuners.lora import LoraLayer
+
+    unet = fitted["module"].unet
+    layers = [m for m in unet.modules() if isinstance(m, LoraLayer)]
+    assert len(layers) >= 16
+    targets = {n.rsplit(".", 1)[-1] for n, m in unet.named_modules() if isinstance(m, LoraLayer)}
+    assert targets == {"to_q", "to_k", "to_v", "0"}
+    b = [m.weight for n, m in lora_modules(unet) if "lora_B" in n]
+    assert b and any(float(w.abs().max()) > 0 for w in b), "LoRA B starts at zero and must move during the fit"
+    frozen = dict(unet.named_parameters())
+    same = [n for n, p in fitted["before"].items() if n in frozen]
+    assert same and all(torch.equal(frozen[n], fitted["before"][n]) for n in same[:20]), "backbone must stay frozen"
+
+
+def test_bitstream_restores_exact_quantised_weights(fitted: dict) -> None:
+    module = fitted["module"]
+    expected = {name: getattr(m, p).detach().clone() for name, m, p in coded_slots(module)}
+    assert any("lora_B" in n for n in expected) and any(n.startswith("inr.") for n in expected)
+    decoder, payload = load_decoder(fitted["path"])
+    for name, _, _ in coded_slots(module):
+        owner, attr = name.rsplit(".", 1)
+        got = decoder.get_submodule(owner).get_parameter(attr) if owner else None
+        assert torch.equal(got, expected[name]), name
+    assert payload.format == {"width": 64, "height": 64, "bit_depth": 8, "frames": 6}
+
+
+def test_rate_accounting_matches_file(fitted: dict) -> None:
+    payload, size = fitted["payload"], fitted["size"]
+    assert size == fitted["path"].stat().st_size
+    model_bits = sum(t.model_bits() for t in payload.tensors)
+    header_bytes = 17 + struct_hlen(fitted["path"])
+    payload_bits = 8 * (size - header_bytes)
+    assert abs(payload_bits - model_bits) / model_bits < 0.03, (payload_bits, model_bits)
+    assert header_bytes < 400 + 8 * len(payload.tensors)
+    with torch.no_grad():
+        differentiable = float(quant.rate_bits(fitted["module"]))
+    assert abs(differentiable - model_bits) / model_bits < 0.03, (differentiable, model_bits)
+
+
+def struct_hlen(path: Path) -> int:
+    import struct
+
+    return struct.unpack_from("<BI", path.read_bytes(), 4)[1]
+
+
+def test_corrupt_and_truncated_bitstreams_raise(fitted: dict, tmp_path: Path) -> None:
+    blob = fitted["path"].read_bytes()
+    cases = {"trunc.dvir": blob[:-7], "flip.dvir": blob[:-20] + bytes([blob[-20] ^ 1]) + blob[-19:], "hdr.dvir": blob[:8]}
+    cases["magic.dvir"] = b"XXXX" + blob[4:]
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(BitstreamError):
+            bitstream.read(tmp_path / name)
+
+
+def test_two_decodes_identical_and_in_source_format(fitted: dict, tmp_path: Path) -> None:
+    codec = create_codec("divinr", FAST)
+    a = list(codec.decode(fitted["path"], tmp_path))
+    b = list(codec.decode(fitted["path"], tmp_path))
+    assert len(a) == 6 and all(f.matches(fitted["clip"].format) for f in a)
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b, strict=True))
+    assert len({f.tobytes() for f in a}) > 1, "frames must not all be the same picture"
+
+
+def test_fallback_is_loud_and_labelled(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-svd")
+    codec = create_codec("divinr", {"backbone": missing})
+    with pytest.warns(RuntimeWarning, match="DIVINR FALLBACK"):
+        assert codec.label == "divinr[tiny]"
+    assert codec.config()["effective_backbone"] == "tiny" and "backbone tiny@" in codec.version
+    assert codec.available().ok
+    strict = create_codec("divinr", {"backbone": missing, "fallback": "false"})
+    assert strict.label == "divinr" and not strict.available().ok
+    assert "unet/config.json" in strict.available().reason
+    assert create_codec("divinr", FAST).label == "divinr[tiny]"
+
+
+def test_loading_path_from_saved_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny = tiny_backbone(3)
+    save_backbone(tiny, tmp_path / "svd")
+    assert missing_files(str(tmp_path / "svd")) == []
+    loaded = load_backbone(str(tmp_path / "svd"))
+    assert loaded.name == str(tmp_path / "svd") and not loaded.is_tiny
+    ref = dict(tiny.unet.named_parameters())
+    assert all(torch.equal(p, ref[n]) for n, p in loaded.unet.named_parameters())
+    assert loaded.scheduler.config.prediction_type == "v_prediction"
+    assert not torch.equal(next(tiny_backbone(4).unet.parameters()), next(tiny.unet.parameters()))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(CodecUnavailableError, match="unet/diffusion_pytorch_model.safetensors"):
+        load_backbone("codecbench-test/not-cached-svd")
+
+
+def test_interrupted_encode_resumes(tmp_path: Path) -> None:
+    from lightning.pytorch.callbacks import Callback
+
+    class Interrupt(Callback):
+        def on_train_batch_end(self, trainer, *args) -> None:  # noqa: ANN001, ANN002
+            if trainer.global_step == 3:
+                raise RuntimeError("simulated crash")
+
+    class Start(Callback):
+        step = -1
+
+        def on_train_start(self, trainer, *args) -> None:  # noqa: ANN001, ANN002
+            Start.step = trainer.global_step
+
+    clip = make_clip(tmp_path / "r.yuv", 32, 32, 4)
+    cfg = lambda: DivInrConfig(inr=InrSize(4, 8, (4, 4)), steps=5, inference_steps=1)  # noqa: E731
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit_clip(clip, cfg(), tmp_path / "w", window=4, checkpoint_every=2, progress=False, callbacks=[Interrupt()])
+    assert (tmp_path / "w" / "divinr_ckpt" / "last.ckpt").is_file()
+    module = fit_clip(clip, cfg(), tmp_path / "w", window=4, checkpoint_every=2, progress=False, callbacks=[Start()])
+    assert Start.step == 2, "must resume from the step-2 checkpoint, not from scratch"
+    assert module.trainer.global_step == 5
+
+
+def testsrc_clip(path: Path, w: int = 384, h: int = 256, n: int = 16) -> Clip:
+    src = f"testsrc2=size={w}x{h}:rate=24"
+    cmd = [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", src, "-frames:v", str(n), "-pix_fmt", "yuv420p"]
+    subprocess.run([*cmd, "-f", "rawvideo", "-y", str(path)], check=True)
+    return Clip("testsrc2", path, VideoFormat(w, h), 24.0, n)
+
+
+def test_default_ladder_under_005_bpp_on_sample_size(tmp_path: Path) -> None:
+    clip = testsrc_clip(tmp_path / "t.yuv")
+    codec = create_codec("divinr", {**FAST, "steps": "1", "window": "8"})
+    assert codec.default_rate_points() == list(LADDER)
+    sizes = []
+    for rp in codec.default_rate_points():
+        path = codec.encode(clip, rp, tmp_path / rp)
+        sizes.append(path.stat().st_size)
+        assert abs(codec.last_rate["file_bits"] - 8 * sizes[-1]) < 1
+    bpp = [8 * s / (384 * 256 * 16) for s in sizes]
+    assert max(bpp) < 0.05, bpp
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1], sizes
+
+
+def test_config_save_and_load(tmp_path: Path) -> None:
+    cfg = DivInrConfig(backbone="x/y", inr=InrSize(6, 8, (4, 4, 4)), adapters="per_video")
+    cfg.save_pretrained(tmp_path)
+    assert DivInrConfig.from_pretrained(tmp_path) == cfg
+    assert parse_rate_point("m@0.5")[1] == 0.5
+    with pytest.raises(Exception, match="rate point"):
+        parse_rate_point("huge")
