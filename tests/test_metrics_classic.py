@@ -212,7 +212,7 @@ def test_mismatched_clips_are_a_clear_error(tmp_path: Path) -> None:
     fmt = VideoFormat(176, 176)
     ref, dist = _pair(tmp_path, fmt, n=3, used=3)
     short = Clip("dist", dist.path, fmt, 25.0, 2)
-    for name in ("vmaf", "ms_ssim_y"):
+    for name in ("vmaf", "ms_ssim_y", "psnr_y"):
         with pytest.raises(InputFormatError, match="frames"):
             create_metric(name).evaluate(ref, short)
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from codecbench.errors import InputFormatError
 from codecbench.options import Option, resolve_options
 from codecbench.requirements import Availability, Requirement
 from codecbench.video import Clip, Frame, VideoFormat
@@ -54,7 +55,12 @@ class Metric(ABC):
 
         The default streams both clips and calls :meth:`frame_score` on each pair of frames.
         """
-        scores = [self.frame_score(r, d, ref.format) for r, d in zip(ref.read(), dist.read())]
+        if dist.format != ref.format or dist.frames != ref.frames:
+            raise InputFormatError(
+                f"{self.name}: cannot compare {dist.name} ({dist.format}, {dist.frames} frames) "
+                f"with {ref.name} ({ref.format}, {ref.frames} frames)"
+            )
+        scores = [self.frame_score(r, d, ref.format) for r, d in zip(ref.read(), dist.read(), strict=True)]
         return np.asarray(scores, dtype=np.float64)
 
     def frame_score(self, ref: Frame, dist: Frame, fmt: VideoFormat) -> float:

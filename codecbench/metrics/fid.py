@@ -11,8 +11,8 @@ Each patch goes through the standard FID network, Inception-v3 ``pt_inception-20
 pool features. The runner saves the per-sequence features; :meth:`aggregate` pools those of every
 sequence of a dataset for one codec and rate point and computes
 
-- FID: Frechet distance of Gaussians fitted to reference and decoded features (torch-fidelity's
-  ``fid_statistics_to_metric``), in float64;
+- FID: Frechet distance of Gaussians fitted to reference and decoded features, in float64
+  (:func:`frechet_distance`; agrees with torch-fidelity's ``fid_statistics_to_metric``, faster);
 - KID: unbiased squared MMD with the cubic polynomial kernel, mean over 100 random subsets of
   ``min(1000, n)`` patches (torch-fidelity's ``kid_features_to_metric``, fixed seed).
 
@@ -34,6 +34,37 @@ from codecbench.video import Clip, Frame, VideoFormat
 from codecbench.weights import WEIGHTS
 
 FEATURE_DIM = 2048
+
+
+def _trace_sqrt_product(x: np.ndarray, y: np.ndarray, cov_x: np.ndarray, cov_y: np.ndarray) -> float:
+    """tr sqrt(cov_x cov_y) for the sample covariances of feature rows ``x`` and ``y``.
+
+    With fewer samples than dimensions the covariances are low-rank and the nonzero eigenvalues of
+    cov_x cov_y are the squared singular values of xc yc^T / sqrt((n-1)(m-1)) (xc, yc centred),
+    an n x m problem. Otherwise cov_x^1/2 cov_y cov_x^1/2 is symmetric with the same eigenvalues,
+    which ``eigh`` finds several times faster than the general ``eigvals`` of the product.
+    """
+    n, m, d = len(x), len(y), x.shape[1]
+    if min(n, m) <= d:
+        xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
+        sv = np.linalg.svd(xc @ yc.T, compute_uv=False)
+        return float(sv.sum() / np.sqrt((n - 1) * (m - 1)))
+    w, v = np.linalg.eigh(cov_x)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    return float(np.sqrt(np.clip(np.linalg.eigvalsh(root @ cov_y @ root), 0, None)).sum())
+
+
+def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:
+    """Frechet distance of Gaussians fitted to feature rows ``x`` and ``y`` (the FID formula).
+
+    |mu_x - mu_y|^2 + tr(cov_x) + tr(cov_y) - 2 tr sqrt(cov_x cov_y), in float64; equal to
+    torch-fidelity's ``fid_statistics_to_metric`` (tested) but exact and fast in both regimes.
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    cov_x, cov_y = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    diff = x.mean(axis=0) - y.mean(axis=0)
+    tr = _trace_sqrt_product(x, y, cov_x, cov_y)
+    return float(diff @ diff + np.trace(cov_x) + np.trace(cov_y) - 2 * tr)
 
 
 class _InceptionPatches(NetMetric):
@@ -131,11 +162,7 @@ class FID(_InceptionPatches):
     description = "FID on 256x256 patches over a dataset (Inception pt_inception-2015-12-05)"
 
     def distance(self, ref: np.ndarray, dist: np.ndarray) -> float:
-        from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
-        from torch_fidelity.metric_fid import fid_features_to_statistics as stats_of
-
-        stats = [stats_of(torch.from_numpy(f)) for f in (ref, dist)]
-        return float(fid_statistics_to_metric(stats[0], stats[1], verbose=False)[KEY_METRIC_FID])
+        return frechet_distance(ref, dist)
 
 
 class KID(_InceptionPatches):
