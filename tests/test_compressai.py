@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from codecbench_compressai import frames as F
+from codecbench_compressai.base import deterministic
 from codecbench_compressai.bitstream import Header, Part, pack_packet, read_bitstream
 from codecbench_compressai.zoo import MODELS, fingerprint, hub_cache_file, load_model
 
@@ -151,6 +152,25 @@ def test_untrained_zoo_size_model_round_trip(tmp_path: Path) -> None:
     path, recon, decoded = round_trip("bmshj2018-factorized", {"weights": "untrained"}, clip, tmp_path, "2")
     assert same(recon, decoded) and decoded[0].y.dtype == np.uint16
     assert path.name.endswith(".cai")
+
+
+def test_coding_leaves_torch_global_state_alone(small_file, tmp_path: Path) -> None:
+    """Deterministic kernels, thread count and inference mode are set while coding only, never while
+    the caller holds a decoded frame (metrics and other plugins share the process)."""
+    path, opts = small_file
+    before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), torch.is_grad_enabled())
+    with deterministic(2):
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_inference_mode_enabled()
+        assert torch.get_num_threads() == 2
+    frames = create_codec("bmshj2018-factorized", {**opts, "threads": "2"}).decode(path, tmp_path)
+    for _ in frames:
+        assert not torch.is_inference_mode_enabled()
+        assert (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()) == before[:2]
+    assert (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_grad_enabled(),
+    ) == before
 
 
 @pytest.mark.parametrize(

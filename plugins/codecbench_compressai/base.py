@@ -23,7 +23,7 @@ from codecbench.video import Clip, Frame, VideoFormat
 
 from . import frames as F
 from .bitstream import BitstreamWriter, Header, Packet, read_bitstream
-from .zoo import MODELS, ModelSpec, fingerprint, load_model, weights_file
+from .zoo import MODELS, UNTRAINED_SEED, ModelSpec, fingerprint, load_model, weights_file
 
 COMMON_OPTIONS: dict[str, Option] = {
     "metric": Option("mse", "distortion the weights were trained for", str, ("mse", "ms-ssim")),
@@ -151,7 +151,7 @@ class CompressAICodec(Codec):
             reqs.append(Requirement("weights", f"{self.name} {metric}", False, "the zoo has no such model"))
             return reqs
         if ckpt is None and self.options["weights"] == "untrained":
-            detail = f"untrained, seed {self.name}: for tests and speed only"
+            detail = f"untrained (seed {UNTRAINED_SEED}): for tests and speed only, not a baseline"
             return [*reqs, Requirement("weights", self.name, True, detail)]
         for q in self.spec.qualities:
             path = weights_file(self.spec, metric, q, self.options["weights"], ckpt)

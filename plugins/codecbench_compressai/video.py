@@ -5,6 +5,10 @@ scale-space warping plus a coded residual. The reference is the *decoded* recons
 sides: CompressAI's ``encode_inter`` rebuilds it from the quantised latents exactly as ``decode_inter``
 does; it is clamped to [0, 1] as in CompressAI's video evaluation, on both sides, before it serves as the
 next reference.
+
+Default ladder: qualities 1-9. Only quality 1 is below 0.05 bpp in CompressAI's published UVG 1080p
+results (10.4 Mbit/s at 120 frames/s, about 0.042 bpp; quality 2 is about 0.066 bpp), coded there with a
+single intra frame; shorter GOPs cost more.
 """
 
 from __future__ import annotations
