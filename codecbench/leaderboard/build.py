@@ -22,9 +22,7 @@ from codecbench import bd
 from codecbench.errors import CodecbenchError
 from codecbench.leaderboard.schema import Submission
 from codecbench.leaderboard.store import LEADERBOARD, inside, load_submissions
-
-#: Metrics shown first, in this order; any other metric a submission has follows.
-PREFERRED = ("psnr_y", "psnr_yuv", "vmaf", "ms_ssim_y", "lpips_alex", "lpips_vgg", "dists", "fid", "kid")
+from codecbench.report.bdsection import fmt_value, ordered
 
 
 def _curves(sub: Submission, metric: str, anchor: bool) -> pd.DataFrame:
@@ -95,10 +93,6 @@ def rankings(table: pd.DataFrame) -> dict[str, dict[str, dict[str, list[dict[str
     return result
 
 
-def _order(metrics: list[str]) -> list[str]:
-    return [m for m in PREFERRED if m in metrics] + sorted(m for m in metrics if m not in PREFERRED)
-
-
 def _fmt(entry: dict[str, Any], mode: str) -> str:
     v, lo, hi = (entry.get(k) for k in ("value", "ci_low", "ci_high"))
     nan = math.nan
@@ -106,8 +100,6 @@ def _fmt(entry: dict[str, Any], mode: str) -> str:
 
 
 def bd_fmt(value: float, mode: str, low: float, high: float) -> str:
-    from codecbench.report.bdsection import fmt_value
-
     return fmt_value(value, mode, low, high)
 
 
@@ -126,7 +118,7 @@ def render_markdown(ranks: dict[str, Any], generated: str) -> str:
     ]
     for dataset, metrics in ranks.items():
         lines += ["", f"## {_md(dataset)}"]
-        for metric in _order(list(metrics)):
+        for metric in ordered(list(metrics)):
             lines += ["", f"### {_md(metric)}", "", "| rank | codec | version | BD-rate | BD-quality |"]
             lines += ["|---:|---|---|---:|---:|"]
             quality = {(e["codec"], e["version"]): e for e in metrics[metric].get("quality", [])}
@@ -157,7 +149,7 @@ def render_html(ranks: dict[str, Any], subs: list[Submission], generated: str) -
     ]
     for dataset, metrics in ranks.items():
         parts.append(f"<h2>{esc(dataset)}</h2>")
-        for metric in _order(list(metrics)):
+        for metric in ordered(list(metrics)):
             parts.append(f"<h3>{esc(metric)}</h3><table><tr><th>rank</th><th>codec</th><th>version</th>"
                          "<th>BD-rate</th><th>BD-quality</th><th>notes</th></tr>")  # fmt: skip
             quality = {(e["codec"], e["version"]): e for e in metrics[metric].get("quality", [])}

@@ -11,6 +11,14 @@ from codecbench import bd
 from codecbench.errors import CodecbenchError
 from codecbench.report.data import RunTables
 
+#: Metrics listed first, in this order; any other metric follows alphabetically.
+PREFERRED = ("psnr_y", "psnr_yuv", "vmaf", "ms_ssim_y", "lpips_alex", "lpips_vgg", "dists", "fid", "kid")
+
+
+def ordered(metrics: list[str]) -> list[str]:
+    """``metrics`` with the usual ones first (PSNR, VMAF, MS-SSIM, LPIPS, DISTS, FID)."""
+    return [m for m in PREFERRED if m in metrics] + sorted(m for m in metrics if m not in PREFERRED)
+
 
 @dataclass
 class BdResults:
@@ -23,7 +31,7 @@ class BdResults:
 
     @property
     def metrics(self) -> list[str]:
-        return list(self.tables)
+        return ordered(list(self.tables))
 
 
 def compute_bd(tables: RunTables, anchor: str | None, method: str = "pchip") -> BdResults:
