@@ -3,7 +3,8 @@
 Runs each codec end to end (YUV read, RGB conversion, padding, network, entropy coding, file write;
 file read, decoding, YUV conversion) on a synthetic textured clip and prints one row per codec; with
 ``--check`` it also checks, outside the timing, that the decoder reproduces the encoder's reconstruction
-bit for bit. With ``--weights untrained``
+bit for bit. Process CPU seconds per frame are printed too: on a shared machine they say more than wall
+time (with ``--threads 1`` they are the single-core cost). With ``--weights untrained``
 (the default: the zoo cannot be downloaded everywhere) the network cost is the real one, but untrained
 latents are mostly zero, so entropy coding is cheaper than with trained weights; autoregressive models
 (mbt2018, cheng2020-*) spend their time in a per-position loop that does not depend on the weights.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -62,11 +64,11 @@ def bench(name: str, clip: Clip, args: argparse.Namespace, workdir: Path) -> dic
         opts["gop"] = str(args.gop)
     codec = create_codec(name, opts)
     codec.model(codec.options["metric"], args.quality)  # load outside the timing
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     path = codec.encode(clip, str(args.quality), workdir)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     decoded = list(codec.decode(path, workdir))
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     exact = None
     if args.check:  # a second encode that keeps the encoder's reconstruction, outside the timing
         _, recon = codec.encode_with_reconstruction(clip, str(args.quality), workdir)
@@ -82,6 +84,8 @@ def bench(name: str, clip: Clip, args: argparse.Namespace, workdir: Path) -> dic
         "size": f"{clip.format.width}x{clip.format.height}",
         "encode_fps": clip.frames / (t1 - t0),
         "decode_fps": clip.frames / (t2 - t1),
+        "encode_cpu_s_per_frame": (c1 - c0) / clip.frames,
+        "decode_cpu_s_per_frame": (c2 - c1) / clip.frames,
         "bytes": path.stat().st_size,
         "exact": exact,
     }
@@ -105,15 +109,18 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         clip = synthetic_clip(Path(tmp), width, height, args.frames)
+        print(f"load average before: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
         print(
-            f"{'codec':34} {'device':6} {'size':>10} {'frames':>6} {'enc fps':>8} {'dec fps':>8} {'exact':>5}"
+            f"{'codec':34} {'device':6} {'size':>10} {'frames':>6} {'enc fps':>8} {'dec fps':>8} "
+            f"{'enc cpu s/f':>11} {'dec cpu s/f':>11} {'bytes':>9} {'exact':>5}"
         )
         for name in args.codecs.split(","):
             r = bench(name.strip(), clip, args, Path(tmp))
             rows.append(r)
             print(
                 f"{r['codec']:34} {r['device']:6} {r['size']:>10} {r['frames']:>6} "
-                f"{r['encode_fps']:8.3f} {r['decode_fps']:8.3f} {'-' if r['exact'] is None else r['exact']!s:>5}",
+                f"{r['encode_fps']:8.3f} {r['decode_fps']:8.3f} {r['encode_cpu_s_per_frame']:11.2f} "
+                f"{r['decode_cpu_s_per_frame']:11.2f} {r['bytes']:9d} {'-' if r['exact'] is None else r['exact']!s:>5}",
                 flush=True,
             )
     if args.json:
