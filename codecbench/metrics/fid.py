@@ -35,6 +35,15 @@ from codecbench.weights import WEIGHTS
 
 FEATURE_DIM = 2048
 
+#: How many clips' reference features the process remembers.
+REFERENCE_CACHE_SIZE = 4
+_REFERENCE_FEATURES: dict[tuple, np.ndarray] = {}
+
+
+def _weights_key() -> tuple[str, int | None]:
+    path = WEIGHTS["inception_fid"].path
+    return str(path), (path.stat().st_mtime_ns if path.exists() else None)
+
 
 def _trace_sqrt_product(x: np.ndarray, y: np.ndarray, cov_x: np.ndarray, cov_y: np.ndarray) -> float:
     """tr sqrt(cov_x cov_y) for the sample covariances of feature rows ``x`` and ``y``.
@@ -85,7 +94,8 @@ class _InceptionPatches(NetMetric):
         super().__init__(**options)
         if self.options["frame_step"] < 1 or self.options["batch_size"] < 1:
             raise CodecbenchError(f"{self.name}: frame_step and batch_size must be at least 1")
-        self._reference_cache: dict[tuple, np.ndarray] = {}
+
+    network_id = "inception_fid"
 
     def build(self) -> torch.nn.Module:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
@@ -131,12 +141,27 @@ class _InceptionPatches(NetMetric):
         return np.concatenate(out) if out else np.zeros((0, FEATURE_DIM), np.float32)
 
     def _reference_features(self, clip: Clip) -> np.ndarray:
-        """Reference features, remembered per file so the runner's many jobs on one clip pay once."""
+        """Reference features, remembered per file so the runner's many jobs on one clip pay once.
+
+        The cache lives in the process (the runner makes a metric per job) and holds the last
+        :data:`REFERENCE_CACHE_SIZE` clips.
+        """
         st = clip.path.stat()
-        key = (str(clip.path.resolve()), clip.format, clip.frames, st.st_size, st.st_mtime_ns)
-        if key not in self._reference_cache:
-            self._reference_cache[key] = self.clip_features(clip)
-        return self._reference_cache[key]
+        opts = (self.options["shifted"], self.options["frame_step"])
+        key = (
+            str(clip.path.resolve()),
+            clip.format,
+            clip.frames,
+            st.st_size,
+            st.st_mtime_ns,
+            opts,
+            _weights_key(),
+        )
+        if key not in _REFERENCE_FEATURES:
+            while len(_REFERENCE_FEATURES) >= REFERENCE_CACHE_SIZE:
+                _REFERENCE_FEATURES.pop(next(iter(_REFERENCE_FEATURES)))
+            _REFERENCE_FEATURES[key] = self.clip_features(clip)
+        return _REFERENCE_FEATURES[key]
 
     def features(self, ref: Clip, dist: Clip) -> dict[str, np.ndarray]:
         """``{"ref": ..., "dist": ...}``: patch features of the reference and of the decoded clip."""

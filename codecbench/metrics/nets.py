@@ -95,6 +95,9 @@ def auto_batch(fmt: VideoFormat, asked: int, pixels_per_batch: int = 1 << 21, ca
     return asked if asked > 0 else max(1, min(cap, pixels_per_batch // fmt.pixels))
 
 
+_NETWORKS: dict[tuple, torch.nn.Module] = {}
+
+
 class NetMetric(Metric):
     """A metric computed by a pretrained network: weights checked first, network built once.
 
@@ -104,6 +107,8 @@ class NetMetric(Metric):
     """
 
     options_spec = NET_OPTIONS
+    #: Metrics that run the same network share it (FID and KID); None: the metric's name.
+    network_id: str | None = None
 
     def __init__(self, **options: object) -> None:
         super().__init__(**options)
@@ -123,13 +128,26 @@ class NetMetric(Metric):
         raise NotImplementedError
 
     def net(self) -> torch.nn.Module:
-        """The network on :attr:`device`, built on first use from the cached weight files."""
+        """The network on :attr:`device`, built on first use from the cached weight files.
+
+        Built networks are kept for the life of the process and shared by every instance (the
+        runner makes one metric per job), keyed by :attr:`network_id`, device and the weight
+        files' paths and modification times.
+        """
         if self._module is None:
             weights.require(self.name)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # torchvision's "pretrained is deprecated"
-                module = self.build()
-            self._module = module.eval().requires_grad_(False).to(self.device)
+            files = [weights.WEIGHTS[n].path for n in weights.METRIC_WEIGHTS.get(self.name, ())]
+            key = (
+                self.network_id or self.name,
+                str(self.device),
+                *((str(f), f.stat().st_mtime_ns) for f in files),
+            )
+            if key not in _NETWORKS:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # torchvision's "pretrained is deprecated"
+                    module = self.build()
+                _NETWORKS[key] = module.eval().requires_grad_(False).to(self.device)
+            self._module = _NETWORKS[key]
         return self._module
 
     def check_size(self, fmt: VideoFormat) -> None:
