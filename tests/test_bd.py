@@ -25,16 +25,16 @@ def test_agrees_with_bjontegaard_on_random_monotonic_curves(method: str) -> None
     rng = np.random.default_rng(1234)
     checked = 0
     for _ in range(300):
-        n = int(rng.integers(4, 8))
-        ra, qa = _random_curve(rng, n)
-        rt, qt = _random_curve(rng, n)
+        ra, qa = _random_curve(rng, int(rng.integers(4, 8)))
+        rt, qt = _random_curve(rng, int(rng.integers(4, 8)))  # curves may have different lengths
         if rng.random() < 0.5:  # bjontegaard accepts points in decreasing order too
             ra, qa = ra[::-1], qa[::-1]
+        kw = {"method": method, "require_matching_points": False, "min_overlap": 0}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ref_rate = bjontegaard.bd_rate(ra, qa, rt, qt, method=method, min_overlap=0)
-            ref_psnr = bjontegaard.bd_psnr(ra, qa, rt, qt, method=method, min_overlap=0)
-        if not np.isfinite(ref_rate) or not np.isfinite(ref_psnr):
+            ref_rate = bjontegaard.bd_rate(ra, qa, rt, qt, **kw)
+            ref_psnr = bjontegaard.bd_psnr(ra, qa, rt, qt, **kw)
+        if not (np.isfinite(ref_rate) and np.isfinite(ref_psnr)):  # bjontegaard: NaN for no overlap
             with pytest.raises(CodecbenchError, match="do not overlap"):
                 bd.bd_rate(ra, qa, rt, qt, method) if not np.isfinite(ref_rate) else bd.bd_quality(
                     ra, qa, rt, qt, method
@@ -42,6 +42,12 @@ def test_agrees_with_bjontegaard_on_random_monotonic_curves(method: str) -> None
             continue
         assert bd.bd_rate(ra, qa, rt, qt, method) == pytest.approx(ref_rate, abs=1e-6, rel=1e-9)
         assert bd.bd_quality(ra, qa, rt, qt, method) == pytest.approx(ref_psnr, abs=1e-6, rel=1e-9)
+        # A lower-is-better metric (say LPIPS = c - PSNR/k) reads the same way: bjontegaard on the
+        # negated metric is the reference, since "better" then points the same way as for PSNR.
+        la, lt = 1 - qa / 50, 1 - qt / 50
+        assert bd.bd_rate(ra, la, rt, lt, method) == pytest.approx(ref_rate, abs=1e-6, rel=1e-9)
+        got = bd.bd_quality(ra, la, rt, lt, method, higher_is_better=False)
+        assert got == pytest.approx(ref_psnr / 50, abs=1e-6, rel=1e-9)
         checked += 1
     assert checked > 150
 

@@ -90,9 +90,7 @@ def run(args: argparse.Namespace) -> int:
         shown = table[["dataset", "sequence", "codec", "value", "ci_low", "ci_high", "warning"]].copy()
         for c in ("value", "ci_low", "ci_high"):
             shown[c] = shown[c].map(lambda v: "" if not math.isfinite(v) else f"{v:+.4f}{unit}")
-        title = (
-            f"BD-{'rate' if args.mode == 'rate' else 'quality'} of {args.metric} vs {table['anchor'].iloc[0]}"
-        )
+        title = f"BD-{'rate' if args.mode == 'rate' else 'quality'} of {args.metric} vs {args.anchor}"
         print(f"{title} ({args.method}; '*' = mean over sequences, CI {args.confidence:.0%} bootstrap)")
         print(shown.to_string(index=False) if len(shown) else "(no codec besides the anchor)")
     return 0
