@@ -128,14 +128,18 @@ def plan(
 
 
 def _environment() -> dict[str, str]:
-    env = {"python": sys.version.split()[0], "platform": platform.platform(), "codecbench": __version__}
-    try:
-        import torch
+    """Versions that matter for reproducing a run; torch is not imported just to ask."""
+    from importlib.metadata import PackageNotFoundError, version
 
-        env["torch"] = torch.__version__
-        env["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    except ImportError:
-        pass
+    env = {"python": sys.version.split()[0], "platform": platform.platform(), "codecbench": __version__}
+    for package in ("torch", "numpy", "imageio-ffmpeg"):
+        try:
+            env[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        env["cuda"] = torch.cuda.get_device_name(0)
     return env
 
 
