@@ -120,7 +120,7 @@ def test_command_lines(hm_root: Path, tmp_path: Path) -> None:
     assert ra.cfg_file()[0].endswith("encoder_randomaccess_main.cfg")
     vtm = create_codec("vtm", {"config": "ra", "intra_period": 64})
     assert "--IntraPeriod=64" in vtm.encode_command(clip, "50", Path("o"), "E", "c")
-    assert vtm.default_rate_points()[0] == "63"
+    assert vtm.default_rate_points()[0] == "59"
     with pytest.raises(CodecbenchError, match="0..51"):
         hm.check_rate_point("60")
 

@@ -25,8 +25,8 @@ class HEVC(FFmpegCodec):
     library = "x265"
     version_pattern = r"HEVC encoder version (\S+)"
     qp_range = (0, 51)
-    qp_ladder = (51, 47, 43, 39, 35, 31, 27, 23)
-    crf_ladder = (51, 47, 43, 39, 35, 31, 27, 23)
+    qp_ladder = (51, 48, 45, 42, 39, 36, 33, 30, 27)
+    crf_ladder = (51, 48, 45, 42, 39, 36, 33, 30, 27)
     ra_gop = 8
     options_spec: ClassVar = {
         **common_options("veryslow", X265_PRESETS, MODES, "x265 parameters"),

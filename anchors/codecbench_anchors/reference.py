@@ -242,7 +242,7 @@ class HM(ReferenceCodec):
     }
     stream_format = "hevc"
     qp_range = (0, 51)
-    qp_ladder = (51, 47, 43, 39, 35, 31, 27, 23)
+    qp_ladder = (51, 48, 45, 42, 39, 36, 33, 30, 27)
     ra_gop = 16
     options_spec: ClassVar = ReferenceCodec._options("CODECBENCH_HM")
 
@@ -263,6 +263,6 @@ class VTM(ReferenceCodec):
     }
     stream_format = "vvc"
     qp_range = (0, 63)
-    qp_ladder = (63, 58, 53, 48, 43, 38, 33, 28)
+    qp_ladder = (59, 55, 51, 47, 43, 39, 35, 31, 27)
     ra_gop = 32
     options_spec: ClassVar = ReferenceCodec._options("CODECBENCH_VTM")

@@ -25,7 +25,7 @@ class VVC(FFmpegCodec):
     # (InternalBitDepth), so the stream itself says the source was 8-bit.
     encoder_pix_fmts = {8: "yuv420p10le", 10: "yuv420p10le"}
     qp_range = (0, 63)
-    qp_ladder = (63, 58, 53, 48, 43, 38, 33, 28)
+    qp_ladder = (59, 55, 51, 47, 43, 39, 35, 31, 27)
     ra_gop = 32
     options_spec: ClassVar = {
         **common_options("medium", VVENC_PRESETS, ("qp", "bitrate"), "VVenC parameters"),
