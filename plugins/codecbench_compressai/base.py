@@ -162,9 +162,14 @@ class CompressAICodec(Codec):
         return reqs
 
     def model(self, metric: str, quality: int) -> tuple[torch.nn.Module, bytes]:
-        """The model for (metric, quality) on this codec's device, with its weights fingerprint."""
+        """The model for (metric, quality) on this codec's device, with its weights fingerprint.
+
+        Only the last model is kept: a run codes one rate point at a time, and the largest zoo models
+        weigh hundreds of megabytes.
+        """
         key = (metric, quality)
         if key not in self._models:
+            self._models.clear()
             m = load_model(
                 self.spec,
                 metric,
