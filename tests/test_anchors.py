@@ -255,6 +255,8 @@ def test_config_records_encoder_identity_and_arguments() -> None:
     assert create_codec("vvc", {"config": "ra"}).intra_period(24.0) == 32
     assert create_codec("hevc", {"config": "ra"}).intra_period(30.0) == 32
     assert create_codec("hevc").intra_period(30.0) == -1
+    av1 = create_codec("av1").config()["encoder_args"]
+    assert "-qmin '{rate}' -qmax '{rate}'" in av1 and "-lag-in-frames 0" in av1
 
 
 def test_encoder_failure_carries_the_encoder_stderr(clip8: Clip, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ NO_KEYFRAMES = 1_000_000
 
 
 class AV1(FFmpegCodec):
-    """libaom in its constant-quality mode (``end-usage=q``, ``cq-level`` = the rate point)."""
+    """libaom at a constant quantizer (``end-usage=q``, ``cq-level`` = min-q = max-q = the rate point)."""
 
     name = "av1"
     description = "AV1 by libaom (ffmpeg libaom-av1), raw OBU stream, decoded by dav1d or libaom"
@@ -39,7 +39,9 @@ class AV1(FFmpegCodec):
         if o["mode"] == "bitrate":
             args += ["-b:v", f"{rate}k"]
         else:
-            args += ["-crf", rate, "-b:v", "0"]
+            # end-usage=q at cq-level=rate, with the quantizer pinned so every frame uses it
+            # (without the pin libaom boosts the intra frame and cannot go below ~0.02 bpp).
+            args += ["-crf", rate, "-b:v", "0", "-qmin", rate, "-qmax", rate]
         if o["config"] == "ld":
             args += ["-lag-in-frames", "0"]
         else:
