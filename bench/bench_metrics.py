@@ -30,11 +30,13 @@ def make_inputs(tmp: Path, frames: int, source: Path | None) -> tuple[Clip, Clip
     """Write the 1080p reference and its x265-coded version as raw YUV files of ``frames`` frames."""
     ref, dist, hevc = tmp / "ref.yuv", tmp / "dist.yuv", tmp / "dist.hevc"
     if source and source.is_file():
-        src = ["-stream_loop", "-1", "-i", str(source)]
+        src = ["-i", str(source)]  # 19 frames: --frames beyond that needs --source none
     else:
         src = ["-f", "lavfi", "-i", f"testsrc2=size={FMT.width}x{FMT.height}:rate=25"]
     scale = f"scale={FMT.width}:{FMT.height}:flags=bicubic,format=yuv420p"
     ffmpeg.run([*src, "-vf", scale, "-frames:v", str(frames), "-f", "rawvideo", str(ref)])
+    if ref.stat().st_size != frames * FMT.frame_bytes:
+        raise SystemExit(f"{source} has fewer than {frames} frames; ask for fewer or use --source none")
     raw = ffmpeg.rawvideo_input(ref, FMT.pix_fmt, FMT.width, FMT.height)
     x265 = ["-c:v", "libx265", "-preset", "ultrafast", "-crf", "32", "-x265-params", "log-level=error"]
     ffmpeg.run([*raw, *x265, str(hevc)])
@@ -79,7 +81,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=10)
     p.add_argument("--repeat", type=int, default=2)
-    p.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    p.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="a video file, or 'none' for testsrc2")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
     threads = len(os.sched_getaffinity(0))

@@ -28,7 +28,15 @@ import numpy as np
 import torch
 
 from codecbench.errors import CodecbenchError
-from codecbench.metrics.nets import NET_OPTIONS, PATCH, NetMetric, extract_patches, patch_origins, rgb_tensor
+from codecbench.metrics.nets import (
+    NET_OPTIONS,
+    PATCH,
+    NetMetric,
+    check_pair,
+    extract_patches,
+    patch_origins,
+    rgb_tensor,
+)
 from codecbench.options import Option
 from codecbench.video import Clip, Frame, VideoFormat
 from codecbench.weights import WEIGHTS
@@ -89,13 +97,12 @@ class _InceptionPatches(NetMetric):
         "shifted": Option(True, "add the grid of patches shifted by 128 pixels (HiFiC)", bool),
         "frame_step": Option(1, "use every n-th frame (1: all)", int),
     }
+    network_id = "inception_fid"
 
     def __init__(self, **options: object) -> None:
         super().__init__(**options)
         if self.options["frame_step"] < 1 or self.options["batch_size"] < 1:
             raise CodecbenchError(f"{self.name}: frame_step and batch_size must be at least 1")
-
-    network_id = "inception_fid"
 
     def build(self) -> torch.nn.Module:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
@@ -165,6 +172,7 @@ class _InceptionPatches(NetMetric):
 
     def features(self, ref: Clip, dist: Clip) -> dict[str, np.ndarray]:
         """``{"ref": ..., "dist": ...}``: patch features of the reference and of the decoded clip."""
+        check_pair(ref, dist)
         return {"ref": self._reference_features(ref), "dist": self.clip_features(dist)}
 
     def aggregate(self, features: list[dict[str, np.ndarray]]) -> float:
