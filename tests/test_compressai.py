@@ -71,6 +71,30 @@ def small_model(name: str) -> torch.nn.Module:
     return model.eval()
 
 
+def spread_ssf() -> torch.nn.Module:
+    """ssf2020 (no smaller configuration exists) with the same scaling as :func:`small_model`, so that
+    intra, motion and residual latents are mostly non-zero and pictures and references vary."""
+    torch.manual_seed(0)
+    model = MODELS["ssf2020"].architecture()
+    with torch.no_grad():
+        for part in ("img", "res", "motion"):
+            for seq, gain in ((getattr(model, f"{part}_encoder"), 40.0),
+                              (getattr(model, f"{part}_hyperprior").hyper_encoder, 20.0)):  # fmt: skip
+                conv = _last_conv(seq)
+                conv.weight.mul_(gain)
+                conv.bias.mul_(gain)
+        _last_conv(model.img_decoder).bias.add_(0.5)
+    model.update(force=True)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def ssf_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ssf") / "ssf-spread.pth"
+    torch.save(spread_ssf().state_dict(), path)
+    return path
+
+
 @pytest.fixture(autouse=True, scope="module")
 def one_thread() -> None:
     """Tiny tensors on a shared CPU: one thread is many times faster than contended ones."""
@@ -191,10 +215,10 @@ def test_ssf2020_gop_round_trip_is_exact(
     assert [len(p) for p in packets] == kinds  # intra: one part; P: motion and residual
 
 
-def test_ssf2020_p_frames_depend_on_the_reference(tmp_path: Path) -> None:
+def test_ssf2020_p_frames_depend_on_the_reference(ssf_checkpoint: Path, tmp_path: Path) -> None:
     """Decoding a P frame from another reference gives another picture: the chain matters."""
     clip = make_clip(tmp_path, 64, 64, 2)
-    codec = create_codec("ssf2020", {**QUIET, "weights": "untrained", "gop": "0"})
+    codec = create_codec("ssf2020", {**QUIET, "checkpoint": str(ssf_checkpoint), "gop": "0"})
     path = codec.encode(clip, "1", tmp_path)
     header, packets = read_bitstream(path.read_bytes())
     model, _ = codec.model("mse", 1)
