@@ -51,7 +51,14 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict:
     path = tmp / "clip.dvir"
     payload = export_payload(module, clip)
     size_bytes = bitstream.write(path, payload)
-    return {"clip": clip, "module": module, "path": path, "payload": payload, "size": size_bytes, "before": before}
+    return {
+        "clip": clip,
+        "module": module,
+        "path": path,
+        "payload": payload,
+        "size": size_bytes,
+        "before": before,
+    }
 
 
 def test_lora_injected_with_peft_and_trained(fitted: dict) -> None:
@@ -63,10 +70,14 @@ def test_lora_injected_with_peft_and_trained(fitted: dict) -> None:
     targets = {n.rsplit(".", 1)[-1] for n, m in unet.named_modules() if isinstance(m, LoraLayer)}
     assert targets == {"to_q", "to_k", "to_v", "0"}
     b = [m.weight for n, m in lora_modules(unet) if "lora_B" in n]
-    assert b and any(float(w.abs().max()) > 0 for w in b), "LoRA B starts at zero and must move during the fit"
+    assert b and any(float(w.abs().max()) > 0 for w in b), (
+        "LoRA B starts at zero and must move during the fit"
+    )
     frozen = dict(unet.named_parameters())
     same = [n for n, p in fitted["before"].items() if n in frozen]
-    assert same and all(torch.equal(frozen[n], fitted["before"][n]) for n in same[:20]), "backbone must stay frozen"
+    assert same and all(torch.equal(frozen[n], fitted["before"][n]) for n in same[:20]), (
+        "backbone must stay frozen"
+    )
 
 
 def test_bitstream_restores_exact_quantised_weights(fitted: dict) -> None:
@@ -102,7 +113,11 @@ def struct_hlen(path: Path) -> int:
 
 def test_corrupt_and_truncated_bitstreams_raise(fitted: dict, tmp_path: Path) -> None:
     blob = fitted["path"].read_bytes()
-    cases = {"trunc.dvir": blob[:-7], "flip.dvir": blob[:-20] + bytes([blob[-20] ^ 1]) + blob[-19:], "hdr.dvir": blob[:8]}
+    cases = {
+        "trunc.dvir": blob[:-7],
+        "flip.dvir": blob[:-20] + bytes([blob[-20] ^ 1]) + blob[-19:],
+        "hdr.dvir": blob[:8],
+    }
     cases["magic.dvir"] = b"XXXX" + blob[4:]
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
@@ -164,14 +179,18 @@ def test_interrupted_encode_resumes(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "r.yuv", 32, 32, 4)
     cfg = lambda: DivInrConfig(inr=InrSize(4, 8, (4, 4)), steps=5, inference_steps=1)  # noqa: E731
     with pytest.raises(RuntimeError, match="simulated crash"):
-        fit_clip(clip, cfg(), tmp_path / "w", window=4, checkpoint_every=2, progress=False, callbacks=[Interrupt()])
+        fit_clip(
+            clip, cfg(), tmp_path / "w", window=4, checkpoint_every=2, progress=False, callbacks=[Interrupt()]
+        )
     assert (tmp_path / "w" / "divinr_ckpt" / "last.ckpt").is_file()
-    module = fit_clip(clip, cfg(), tmp_path / "w", window=4, checkpoint_every=2, progress=False, callbacks=[Start()])
+    module = fit_clip(
+        clip, cfg(), tmp_path / "w", window=4, checkpoint_every=2, progress=False, callbacks=[Start()]
+    )
     assert Start.step == 2, "must resume from the step-2 checkpoint, not from scratch"
     assert module.trainer.global_step == 5
 
 
-def testsrc_clip(path: Path, w: int = 384, h: int = 256, n: int = 16) -> Clip:
+def make_testsrc(path: Path, w: int = 384, h: int = 256, n: int = 16) -> Clip:
     src = f"testsrc2=size={w}x{h}:rate=24"
     cmd = [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", src, "-frames:v", str(n), "-pix_fmt", "yuv420p"]
     subprocess.run([*cmd, "-f", "rawvideo", "-y", str(path)], check=True)
@@ -179,8 +198,8 @@ def testsrc_clip(path: Path, w: int = 384, h: int = 256, n: int = 16) -> Clip:
 
 
 def test_default_ladder_under_005_bpp_on_sample_size(tmp_path: Path) -> None:
-    clip = testsrc_clip(tmp_path / "t.yuv")
-    codec = create_codec("divinr", {**FAST, "steps": "1", "window": "8"})
+    clip = make_testsrc(tmp_path / "t.yuv")
+    codec = create_codec("divinr", {**FAST, "steps": "1", "window": "4"})
     assert codec.default_rate_points() == list(LADDER)
     sizes = []
     for rp in codec.default_rate_points():

@@ -36,7 +36,7 @@ LADDER: dict[str, tuple[InrSize, float]] = {
     "xs": (InrSize(freqs=6, stem=8, channels=(6, 6, 4, 4, 4)), 20.0),
     "s": (InrSize(freqs=8, stem=16, channels=(8, 8, 6, 6, 4)), 10.0),
     "m": (InrSize(freqs=8, stem=16, channels=(12, 10, 8, 6, 6)), 5.0),
-    "l": (InrSize(freqs=8, stem=24, channels=(14, 12, 10, 8, 6)), 2.0),
+    "l": (InrSize(freqs=8, stem=16, channels=(12, 12, 8, 8, 6)), 2.0),
 }
 #: Larger INRs for HD sources (the upper half of the paper's 0.003-0.05 bpp range at 1080p); not defaults.
 EXTRA: dict[str, tuple[InrSize, float]] = {

@@ -56,7 +56,7 @@ class DivInrModule(LightningModule):
         fallback: bool = True,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["config"])
         self.config = cfg = config or DivInrConfig()
         self.mode, self.pixels = mode, int(pixels)
         self.strict_loading = False
@@ -175,3 +175,4 @@ class DivInrModule(LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         trained = {n for n, p in self.named_parameters() if p.requires_grad}
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trained}
+        checkpoint["divinr_config"] = self.config.to_dict()
