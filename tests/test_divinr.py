@@ -218,3 +218,37 @@ def test_config_save_and_load(tmp_path: Path) -> None:
     assert parse_rate_point("m@0.5")[1] == 0.5
     with pytest.raises(Exception, match="rate point"):
         parse_rate_point("huge")
+
+
+def test_pretrain_lightning_cli_writes_shared_components(tmp_path: Path) -> None:
+    import yaml
+    from safetensors.torch import load_file
+    from torchvision.io import write_png
+
+    from codecbench_divinr.module import DivInrModule, shared_sha256
+    from codecbench_divinr.pretrain import main
+
+    root = tmp_path / "vimeo"
+    names = []
+    for s in range(2):
+        d = root / "sequences" / f"0000{s + 1}" / "0001"
+        d.mkdir(parents=True)
+        for k in range(7):
+            write_png(torch.randint(0, 255, (3, 36, 40), dtype=torch.uint8), str(d / f"im{k + 1}.png"))
+        names.append(f"0000{s + 1}/0001")
+    (root / "sep_trainlist.txt").write_text("\n".join(names) + "\n")
+    shared = tmp_path / "shared"
+    save = {"class_path": "codecbench_divinr.pretrain.SaveShared", "init_args": {"folder": str(shared)}}
+    trainer = {"max_steps": 2, "accelerator": "cpu", "logger": False, "enable_checkpointing": False}
+    trainer |= {"enable_progress_bar": False, "default_root_dir": str(tmp_path / "run"), "callbacks": [save]}
+    model = {"config": {"backbone": "tiny", "inr": {"freqs": 4, "stem": 8, "channels": [4, 4]}, "window": 7}}
+    model |= {"latent_hw": [4, 5], "pixels": 40 * 32 * 7}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump({"trainer": trainer, "model": model, "data": {"root": str(root)}}))
+    cli = main(["fit", "--config", str(tmp_path / "cfg.yaml")])
+    assert cli.trainer.global_step == 2
+    adapters = load_file(str(shared / "adapters.safetensors"))
+    assert any("lora_B" in k and float(v.abs().max()) > 0 for k, v in adapters.items()), "shared LoRA must train"
+    assert float(load_file(str(shared / "context.safetensors"))["context"].abs().max()) > 0
+    assert len(shared_sha256(shared)) == 16
+    loaded = DivInrModule(DivInrConfig.from_pretrained(shared), (4, 5), 1, "encode", str(shared))
+    assert torch.equal(loaded.context, cli.model.context.detach().cpu())
