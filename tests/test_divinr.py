@@ -8,18 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from codecbench.errors import BitstreamError, CodecUnavailableError
-from codecbench.ffmpeg import ffmpeg_exe
-from codecbench.registry import create_codec
-from codecbench.video import Clip, Frame, VideoFormat
-from codecbench.yuv import write_yuv
 from codecbench_divinr import bitstream, quant
 from codecbench_divinr.backbone import load_backbone, missing_files, save_backbone, tiny_backbone
 from codecbench_divinr.codec import LADDER, coded_slots, export_payload, load_decoder, parse_rate_point
 from codecbench_divinr.config import DivInrConfig, InrSize
 from codecbench_divinr.encoder import fit_clip
 from codecbench_divinr.lora import lora_modules
+
+from codecbench.errors import BitstreamError, CodecUnavailableError
+from codecbench.ffmpeg import ffmpeg_exe
+from codecbench.registry import create_codec
+from codecbench.video import Clip, Frame, VideoFormat
+from codecbench.yuv import write_yuv
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 FAST = {"backbone": "tiny", "steps": "3", "inference_steps": "2", "window": "4", "progress": "false"}
@@ -125,9 +125,14 @@ def test_corrupt_and_truncated_bitstreams_raise(fitted: dict, tmp_path: Path) ->
             bitstream.read(tmp_path / name)
 
 
-def test_two_decodes_identical_and_in_source_format(fitted: dict, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def decoded(fitted: dict, tmp_path_factory: pytest.TempPathFactory) -> list[Frame]:
+    return list(create_codec("divinr", FAST).decode(fitted["path"], tmp_path_factory.mktemp("dec")))
+
+
+def test_two_decodes_identical_and_in_source_format(fitted: dict, decoded: list, tmp_path: Path) -> None:
     codec = create_codec("divinr", FAST)
-    a = list(codec.decode(fitted["path"], tmp_path))
+    a = decoded
     b = list(codec.decode(fitted["path"], tmp_path))
     assert len(a) == 6 and all(f.matches(fitted["clip"].format) for f in a)
     assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b, strict=True))
@@ -222,11 +227,10 @@ def test_config_save_and_load(tmp_path: Path) -> None:
 
 def test_pretrain_lightning_cli_writes_shared_components(tmp_path: Path) -> None:
     import yaml
-    from safetensors.torch import load_file
-    from torchvision.io import write_png
-
     from codecbench_divinr.module import DivInrModule, shared_sha256
     from codecbench_divinr.pretrain import main
+    from safetensors.torch import load_file
+    from torchvision.io import write_png
 
     root = tmp_path / "vimeo"
     names = []
@@ -243,12 +247,31 @@ def test_pretrain_lightning_cli_writes_shared_components(tmp_path: Path) -> None
     trainer |= {"enable_progress_bar": False, "default_root_dir": str(tmp_path / "run"), "callbacks": [save]}
     model = {"config": {"backbone": "tiny", "inr": {"freqs": 4, "stem": 8, "channels": [4, 4]}, "window": 7}}
     model |= {"latent_hw": [4, 5], "pixels": 40 * 32 * 7}
-    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump({"trainer": trainer, "model": model, "data": {"root": str(root)}}))
+    (tmp_path / "cfg.yaml").write_text(
+        yaml.safe_dump({"trainer": trainer, "model": model, "data": {"root": str(root)}})
+    )
     cli = main(["fit", "--config", str(tmp_path / "cfg.yaml")])
     assert cli.trainer.global_step == 2
     adapters = load_file(str(shared / "adapters.safetensors"))
-    assert any("lora_B" in k and float(v.abs().max()) > 0 for k, v in adapters.items()), "shared LoRA must train"
+    assert any("lora_B" in k and float(v.abs().max()) > 0 for k, v in adapters.items()), (
+        "shared LoRA must train"
+    )
     assert float(load_file(str(shared / "context.safetensors"))["context"].abs().max()) > 0
     assert len(shared_sha256(shared)) == 16
     loaded = DivInrModule(DivInrConfig.from_pretrained(shared), (4, 5), 1, "encode", str(shared))
     assert torch.equal(loaded.context, cli.model.context.detach().cpu())
+
+
+def test_step_analysis_tidy_table_and_final_step_matches_decode(fitted: dict, decoded: list) -> None:
+    from codecbench_divinr.analysis import step_analysis
+
+    from codecbench.metrics.psnr import plane_psnr
+
+    clip = fitted["clip"]
+    table = step_analysis(fitted["path"], clip, [0, 1])
+    assert list(table.columns) == ["step", "frame", "metric", "value"]
+    psnr = table[table.metric == "psnr_y"]
+    assert len(psnr) == 2 * clip.frames and psnr["value"].notna().all()
+    final = [plane_psnr(r.y, d.y, 255) for r, d in zip(clip.read(), decoded, strict=True)]
+    last = psnr[psnr.step == 1].sort_values("frame")["value"].to_numpy()
+    assert np.allclose(last, final, atol=0.05), (last, final)

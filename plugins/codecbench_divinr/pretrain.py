@@ -55,7 +55,9 @@ class SeptupletDataset(Dataset):
 class SeptupletDataModule(L.LightningDataModule):
     """Training septuplets from a Vimeo-90k-style folder."""
 
-    def __init__(self, root: str, list_file: str = "sep_trainlist.txt", batch_size: int = 1, num_workers: int = 0):
+    def __init__(
+        self, root: str, list_file: str = "sep_trainlist.txt", batch_size: int = 1, num_workers: int = 0
+    ):
         super().__init__()
         self.root, self.list_file = root, list_file
         self.batch_size, self.num_workers = batch_size, num_workers

@@ -1,0 +1,98 @@
+"""Semantic-to-visual analysis: what the predicted clean latents look like along the denoising path.
+
+At chosen Euler steps the sampler keeps the predicted clean latents x0; each is VAE-decoded and
+compared with the source, giving a tidy table (step, frame, metric, value): PSNR-Y (always) and
+LPIPS (when its weights are available), so a report can show layout settling before texture::
+
+    python -m codecbench_divinr.analysis BITSTREAM SOURCE.yuv --steps 0,3,7 --out steps.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from codecbench.errors import CodecbenchError, InputFormatError
+from codecbench.metrics.psnr import plane_psnr
+from codecbench.video import Clip, VideoFormat
+from codecbench.yuv import rgb_to_yuv, yuv_to_rgb
+from codecbench_divinr.codec import load_decoder
+from codecbench_divinr.inr import frame_times
+from codecbench_divinr.sampler import decode_latents, sample_window, windows
+
+
+def _lpips() -> torch.nn.Module | None:
+    """LPIPS(alex) when its weights are present locally, else None (the table then has PSNR-Y only)."""
+    try:
+        import lpips
+
+        return lpips.LPIPS(net="alex", verbose=False).eval()
+    except Exception:  # no torchvision backbone weights offline: LPIPS is unavailable
+        return None
+
+
+def step_analysis(bitstream: Path | str, source: Clip, steps: list[int], shared: str = "") -> pd.DataFrame:
+    """Metrics of the decoded predicted-x0 at each of ``steps`` (0-based Euler steps), per frame."""
+    module, payload = load_decoder(bitstream, shared)
+    f = payload.format
+    fmt = VideoFormat(f["width"], f["height"], f["bit_depth"])
+    if fmt != source.format or f["frames"] != source.frames:
+        raise InputFormatError(
+            f"source {source.format} x{source.frames} does not match the bitstream's {fmt}"
+        )
+    cfg = module.config
+    bad = [s for s in steps if not 0 <= s < cfg.inference_steps]
+    if bad:
+        raise CodecbenchError(f"steps {bad} outside 0..{cfg.inference_steps - 1}")
+    lp = _lpips()
+    refs = list(source.read())
+    t = frame_times(source.frames)
+    rows = []
+    for k, r in enumerate(windows(source.frames, cfg.window)):
+        with torch.no_grad():
+            cond = module.inr(t[r.start : r.stop]).float()
+        _, kept = sample_window(module, cond, cfg.inference_steps, cfg.seed + k, keep=steps)
+        for step, x0 in sorted(kept.items()):
+            rgb = decode_latents(module, x0)[:, :, : fmt.height, : fmt.width]
+            for i, img in zip(r, rgb, strict=True):
+                dist = rgb_to_yuv(img.permute(1, 2, 0).numpy(), fmt)
+                rows.append((step, i, "psnr_y", plane_psnr(refs[i].y, dist.y, fmt.max_value)))
+                if lp is not None:
+                    ref = torch.from_numpy(yuv_to_rgb(refs[i], fmt)).permute(2, 0, 1)[None] * 2 - 1
+                    with torch.no_grad():
+                        rows.append((step, i, "lpips", float(lp(ref, img[None] * 2 - 1))))
+    return pd.DataFrame(rows, columns=["step", "frame", "metric", "value"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m codecbench_divinr.analysis", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("bitstream", type=Path)
+    p.add_argument("source", type=Path, help="the source raw YUV file (format read from the bitstream)")
+    p.add_argument("--steps", default="0", help="comma-separated 0-based denoising steps to keep")
+    p.add_argument("--shared", default="", help="folder of shared components, if the bitstream used them")
+    p.add_argument("--out", type=Path, help="CSV file (default: print the per-step means)")
+    a = p.parse_args(argv)
+    try:
+        from codecbench_divinr import bitstream as bs
+
+        f = bs.read(a.bitstream).format
+        fmt = VideoFormat(f["width"], f["height"], f["bit_depth"])
+        clip = Clip(a.source.stem, a.source, fmt, 24.0, int(f["frames"]))
+        table = step_analysis(a.bitstream, clip, [int(s) for s in a.steps.split(",")], a.shared)
+    except (CodecbenchError, ValueError) as e:
+        print(f"divinr analysis: error: {e}", file=sys.stderr)
+        return 2
+    if a.out:
+        table.to_csv(a.out, index=False)
+    print(table.groupby(["metric", "step"])["value"].mean().to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
