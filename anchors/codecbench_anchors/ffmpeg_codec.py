@@ -278,7 +278,9 @@ class FFmpegCodec(Codec):
         exe = self._require()
         decoder = self._decoder(exe)
         workdir.mkdir(parents=True, exist_ok=True)
-        return self._decode_frames(self.decode_command(bitstream, exe, decoder or ""), workdir / "decode.log")
+        return self._decode_frames(
+            self.decode_command(bitstream, exe, decoder or ""), workdir / f"{bitstream.name}.decode.log"
+        )
 
     def _decode_frames(self, cmd: list[str], log_path: Path) -> Iterator[Frame]:
         with open(log_path, "w+b") as err:
