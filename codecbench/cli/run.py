@@ -122,11 +122,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _report(out: Path, anchor: str) -> int:
-    try:
-        from codecbench.report import write_report
-    except ImportError:
-        print("report skipped: the report module is not installed", file=sys.stderr)
-        return 0
+    from codecbench.report import write_report
+
     try:
         path = write_report(out, out / "report.html", anchor=anchor)
     except CodecbenchError as e:

@@ -7,6 +7,7 @@ import json
 import math
 import platform
 import sys
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -58,6 +59,20 @@ def _plugin_labels(ok: pd.DataFrame) -> dict[str, str]:
     if "codec_plugin" not in ok:
         return {}
     return dict(zip(ok["codec"].astype(str), ok["codec_plugin"].astype(str), strict=True))
+
+
+def _environment(run_dir: Path) -> dict[str, Any]:
+    """The environment the run recorded in run.json (its latest invocation), else this machine's."""
+    try:
+        runs = json.loads((run_dir / "run.json").read_text())["runs"]
+        env = {str(k): str(v) for k, v in runs[-1]["environment"].items()}
+        return env | {"recorded": "by codecbench run (run.json)"}
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "recorded": "at export time (the run folder has no run.json)",
+        }
 
 
 def make_submission(
@@ -117,11 +132,7 @@ def make_submission(
         "dataset": {"name": dataset, "sequences": seq_info},
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "codecbench_version": __version__,
-        "environment": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "recorded": "at export time (the run folder has no environment record)",
-        },
+        "environment": _environment(tables.run_dir),
         "metrics": metrics,
         "rows": _rows(test, metrics),
         "dataset_metrics": _dataset_metrics(tables, codec, dataset),
