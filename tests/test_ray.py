@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,6 +22,8 @@ from codecbench.cli import main
 from codecbench.datasets import resolve
 from codecbench.errors import CodecbenchError
 from codecbench.executors import get_executor
+from codecbench.video import Frame, VideoFormat
+from codecbench.yuv import write_yuv
 from tests.conftest import TOY_PLUGIN, cli
 
 ray = pytest.importorskip("ray")
@@ -163,6 +166,23 @@ def test_existing_cluster_by_address_from_another_process(cluster, local_run, tm
     ray_rows = results(out).set_index("job_id")
     local_rows = results(local_run).set_index("job_id").loc[ray_rows.index]
     pd.testing.assert_frame_equal(local_rows, ray_rows)
+
+
+def test_relative_dataset_folder_names_the_same_files_on_workers(cluster, tmp_path, monkeypatch):
+    """Ray workers started elsewhere resolve ``--dataset clips`` from the driver's working folder."""
+    fmt = VideoFormat(64, 48)
+    rng = np.random.default_rng(0)
+    shapes = fmt.plane_shapes
+    frames = [Frame(*(rng.integers(0, 256, s, dtype=np.uint8) for s in shapes)) for _ in range(2)]
+    (tmp_path / "clips").mkdir()
+    write_yuv(tmp_path / "clips" / "Noise_64x48_30.yuv", fmt, frames)
+    monkeypatch.chdir(tmp_path)
+    args = [*RUN, "--dataset", "clips", "--codec-opt", "toy.rate_points=8,2"]
+    assert main([*args, "--out", "local"]) == 0
+    assert main([*args, "--out", "ray", "--executor", "ray"]) == 0
+    sources = {r["source_path"] for r in records(tmp_path / "ray").values()}
+    assert sources == {"clips/Noise_64x48_30.yuv"} and len(results(tmp_path / "ray")) == 2
+    assert_same_run(tmp_path / "local", tmp_path / "ray")
 
 
 def killer_args(markers: Path) -> list[str]:

@@ -114,8 +114,14 @@ def _check_shared(root: str, marker: str, source: str) -> None:
         )
 
 
-def run_shared(job: Job, root: str, marker: str) -> dict[str, Any] | None:
-    """Task body of the shared mode: check the folders are visible here, then run the job into them."""
+def run_shared(job: Job, root: str, marker: str, cwd: str | None = None) -> dict[str, Any] | None:
+    """Task body of the shared mode: check the folders are visible here, then run the job into them.
+
+    ``cwd`` is the driver's working folder: relative sequence paths (``--dataset ./clips``) then
+    name the same files here as on the driver, and the record is the same as a local run's.
+    """
+    if cwd and Path(cwd).is_dir():
+        os.chdir(cwd)
     _check_shared(root, marker, str(job.clip.path))
     return run_job(job, root)
 
@@ -282,14 +288,14 @@ class RayExecutor(Executor):
         marker = f"ray-shared-{uuid.uuid4().hex}"
         marker_path = store.root / ".locks" / marker
         marker_path.write_bytes(b"")
-        root = str(store.root.resolve())
+        root, cwd = str(store.root.absolute()), os.getcwd()
         todo, pending = list(reversed(jobs)), {}
         try:
             while todo or pending:
                 while todo and len(pending) < window:
                     job = todo.pop()
                     task = self._task(ray, run_shared, options[job.job_id], job)
-                    pending[task.remote(job, root, marker)] = job
+                    pending[task.remote(job, root, marker, cwd)] = job
                 done, _ = ray.wait(list(pending), num_returns=1)
                 job = pending.pop(done[0])
                 record = self._result(ray, done[0], job)
