@@ -103,9 +103,8 @@ def bench_tiny(a: argparse.Namespace) -> dict:
 
 
 def bench_full(a: argparse.Namespace) -> dict:
-    from diffusers import UNetSpatioTemporalConditionModel
-
     from codecbench_divinr.lora import inject
+    from diffusers import UNetSpatioTemporalConditionModel
 
     dev = torch.device(a.device)
     h, w = a.latent
@@ -127,7 +126,9 @@ def bench_full(a: argparse.Namespace) -> dict:
 
     def train_step() -> None:
         with torch.autocast(dev.type, dtype=dtype, enabled=dev.type == "cuda"):
-            out = unet(torch.cat([x, cond], 2), torch.tensor([0.5], device=dev), ctx, added_time_ids=ids).sample
+            out = unet(
+                torch.cat([x, cond], 2), torch.tensor([0.5], device=dev), ctx, added_time_ids=ids
+            ).sample
         out.float().square().mean().backward()
 
     def denoise_step() -> None:

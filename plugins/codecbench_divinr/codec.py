@@ -99,6 +99,17 @@ class DivInrCodec(Codec):
             "", "folder of pre-trained shared components (python -m codecbench_divinr.pretrain)"
         ),
         "device": Option("auto", "torch device: auto, cpu, cuda, cuda:N"),
+        "devices": Option(1, "GPUs per encode (Lightning Trainer devices)", int),
+        "strategy": Option(
+            "auto", "Lightning strategy for devices > 1", str, ("auto", "ddp_spawn", "ddp", "fsdp")
+        ),
+        "precision": Option(
+            "auto",
+            "Trainer precision (auto: bf16-mixed on GPU, 32-true on CPU)",
+            str,
+            ("auto", "bf16-mixed", "16-mixed", "32-true"),
+        ),
+        "num_nodes": Option(1, "Lightning num_nodes (multi-node needs a SLURM launcher)", int),
         "checkpoint_every": Option(25, "save a resumable checkpoint every N steps", int),
         "progress": Option(True, "show a progress bar while encoding", bool),
     }
@@ -108,6 +119,10 @@ class DivInrCodec(Codec):
         #: Estimated and actual size of the last encode (bits), for reports; the harness uses the file.
         self.last_rate: dict[str, float] = {}
         self._effective: str | None = None
+        on_cpu = self.options["device"] == "cpu" or (
+            self.options["device"] == "auto" and not torch.cuda.is_available()
+        )
+        self.resources = {"cpu": 1.0} if on_cpu else {"cpu": 1.0, "gpu": float(self.options["devices"])}
 
     # ---- identity ----------------------------------------------------------------------------
     def effective_backbone(self) -> str:
@@ -230,6 +245,7 @@ class DivInrCodec(Codec):
             device=_device(self.options["device"]),
             checkpoint_every=self.options["checkpoint_every"],
             progress=self.options["progress"],
+            trainer_options={k: self.options[k] for k in ("devices", "strategy", "precision", "num_nodes")},
         )
         payload = export_payload(module, clip)
         out = workdir / f"{clip.name}_{rate_point.replace('@', '_')}{self.bitstream_suffix}"

@@ -95,6 +95,7 @@ def fit_clip(
     checkpoint_every: int = 25,
     progress: bool = True,
     callbacks: Sequence[Callback] = (),
+    trainer_options: dict | None = None,
 ) -> DivInrModule:
     """Fit the INR (and per-video adapters) of ``clip`` under ``cfg``; returns the fitted module on CPU."""
     device = device or torch.device("cpu")
@@ -120,11 +121,20 @@ def fit_clip(
     if cfg.steps > 0:
         L.seed_everything(cfg.seed, verbose=False)
         gpu = device.type == "cuda"
+        extra = dict(trainer_options or {})
+        precision = extra.pop("precision", "auto")
+        if precision == "auto":
+            precision = "bf16-mixed" if gpu else "32-true"
+        devices = int(extra.pop("devices", 1))
+        if gpu and devices > 1:
+            extra["devices"] = devices
         trainer = L.Trainer(
             max_steps=cfg.steps,
             accelerator="gpu" if gpu else "cpu",
-            devices=[device.index or 0] if gpu else 1,
-            precision="bf16-mixed" if gpu else "32-true",
+            devices=extra.pop("devices", [device.index or 0] if gpu else 1),
+            precision=precision,
+            strategy=extra.pop("strategy", "auto"),
+            num_nodes=int(extra.pop("num_nodes", 1)),
             logger=False,
             enable_model_summary=False,
             enable_progress_bar=progress,
