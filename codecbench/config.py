@@ -22,7 +22,7 @@ from codecbench.errors import CodecbenchError
 
 KNOWN_KEYS = {
     "codecs", "dataset", "root", "out", "frames", "sequences", "workers", "metrics",
-    "codec_options", "metric_options", "executor", "address", "anchor", "report",
+    "codec_options", "metric_options", "executor", "executor_options", "address", "anchor", "report",
 }  # fmt: skip
 
 

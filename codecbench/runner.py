@@ -146,6 +146,7 @@ def execute(job: Job, store: RunStore) -> dict[str, Any]:
         per_frame=per_frame,
         status="ok",
         error="",
+        finished_at=_now(),
     )
     return record
 
@@ -171,8 +172,7 @@ def run_job(job: Job, root: Path | str) -> dict[str, Any] | None:
         except KeyboardInterrupt:
             raise
         except Exception as e:
-            record = _failure(job, e)
-        record["finished_at"] = _now()
+            record = failure_record(job, e)
         store.commit(record)
         if record["status"] == "ok":
             shutil.rmtree(store.workdir(job.job_id), ignore_errors=True)
@@ -183,13 +183,14 @@ def run_job(job: Job, root: Path | str) -> dict[str, Any] | None:
         lock.release()
 
 
-def _failure(job: Job, e: Exception) -> dict[str, Any]:
+def failure_record(job: Job, e: Exception) -> dict[str, Any]:
+    """The record of a job that failed with ``e``: its identity, status "failed" and the error."""
     record = _base_record(job, None)
     if isinstance(e, CodecbenchError):
         message = str(e)
     else:
         message = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-6:]).strip()
-    record.update(status="failed", error=message, metrics={}, per_frame={})
+    record.update(status="failed", error=message, metrics={}, per_frame={}, finished_at=_now())
     try:
         codec = registry.create_codec(job.codec, job.codec_options)
         record.update(codec=codec.label, codec_version=codec.version, rate_parameter=codec.rate_parameter)

@@ -97,6 +97,9 @@ def test_unusable_ffmpeg(toy_plugin, tmp_path):
         (["--frames", "0"], "--frames must be at least 1"),
         (["--workers", "0"], "--workers must be at least 1"),
         (["--codec-opt", "vvc.preset=slow"], "not in --codecs"),
+        (["--executor", "slurm"], "unknown executor 'slurm'"),
+        (["--executor-opt", "speed=3"], "executor local: got an unexpected keyword argument 'speed'"),
+        (["--executor-opt", "speed"], "must look like KEY=VALUE"),
     ],
 )
 def test_bad_numbers_and_owners(toy_plugin, tmp_path, args, needle, capsys):

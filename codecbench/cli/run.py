@@ -10,7 +10,7 @@ from codecbench.benchmark import plan, run_benchmark
 from codecbench.config import as_list, load_config
 from codecbench.datasets import resolve
 from codecbench.errors import CodecbenchError
-from codecbench.executors import get_executor
+from codecbench.executors import EXECUTORS, get_executor
 from codecbench.options import parse_assignments
 
 DEFAULT_OUT = "codecbench-out"
@@ -38,8 +38,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="codec option, repeatable (e.g. hevc.preset=slow, hevc.rate_points=32,37,42,47)",
     )  # fmt: skip
     p.add_argument("--metric-opt", action="append", metavar="METRIC.KEY=VALUE", help="metric option")
-    p.add_argument("--executor", help="where jobs run: local (default)")
-    p.add_argument("--address", help="cluster address for a cluster executor")
+    p.add_argument("--executor", help=f"where jobs run: {', '.join(EXECUTORS)} (default: local)")
+    p.add_argument("--address", help="address of an existing cluster (ray); --workers is then ignored")
+    p.add_argument(
+        "--executor-opt", action="append", metavar="KEY=VALUE",
+        help="executor option, repeatable (e.g. mode=stream, max_retries=5 for ray)",
+    )  # fmt: skip
     p.add_argument("--anchor", help="anchor codec of the report's BD tables (default: hevc)")
     p.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
     p.add_argument("--config", type=Path, help="YAML or TOML file with these settings")
@@ -75,6 +79,7 @@ def _merge(args: argparse.Namespace) -> dict:
         "report": not args.no_report and cfg.get("report", True),
         "codec_options": codec_opts,
         "metric_options": metric_opts,
+        "executor_options": _executor_options(args.executor_opt, cfg.get("executor_options", {})),
     }
     if not settings["codecs"]:
         raise CodecbenchError("no codecs given: use --codecs A,B (see: codecbench list codecs)")
@@ -83,6 +88,21 @@ def _merge(args: argparse.Namespace) -> dict:
     if settings["workers"] < 1:
         raise CodecbenchError("--workers must be at least 1")
     return settings
+
+
+def _executor_options(items: list[str] | None, configured: dict) -> dict:
+    """``KEY=VALUE`` strings over the config file's ``executor_options``; numbers and booleans parsed."""
+    out = dict(configured)
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CodecbenchError(f"executor option {item!r} must look like KEY=VALUE (e.g. mode=stream)")
+        value = value.strip()
+        if value.lower() in ("true", "false"):
+            out[key.strip()] = value.lower() == "true"
+        else:
+            out[key.strip()] = int(value) if value.lstrip("-").isdigit() else value
+    return out
 
 
 def main(args: argparse.Namespace) -> int:
@@ -94,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
     for name, info in the_plan.codecs.items():
         if not info["available"]:
             print(f"codec {name} unavailable, its jobs will fail: {info['reason']}", file=sys.stderr)
-    executor_options = {"workers": s["workers"]}
+    executor_options: dict = {"workers": s["workers"], **s["executor_options"]}
     if s["address"]:
         executor_options["address"] = s["address"]
     executor = get_executor(s["executor"], **executor_options)

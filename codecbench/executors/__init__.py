@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from codecbench.errors import UnknownNameError
+from codecbench.errors import CodecbenchError, UnknownNameError
 from codecbench.executors.base import Executor
 from codecbench.executors.local import LocalExecutor
 
@@ -22,7 +23,12 @@ def get_executor(name: str, **options: Any) -> Executor:
     if name not in EXECUTORS:
         raise UnknownNameError("executor", name, list(EXECUTORS))
     module, _, cls = EXECUTORS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)(**options)
+    factory = getattr(importlib.import_module(module), cls)
+    try:
+        inspect.signature(factory).bind(**options)
+    except TypeError as e:
+        raise CodecbenchError(f"executor {name}: {e}; it takes {inspect.signature(factory)}") from e
+    return factory(**options)
 
 
 __all__ = ["EXECUTORS", "Executor", "LocalExecutor", "get_executor"]

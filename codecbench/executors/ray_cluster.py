@@ -32,7 +32,7 @@ from codecbench import registry
 from codecbench.errors import CodecbenchError
 from codecbench.executors.base import Executor
 from codecbench.jobs import Job
-from codecbench.runner import _failure, _now, run_job
+from codecbench.runner import failure_record, run_job
 from codecbench.store import RunStore, atomic_write_bytes
 
 INSTALL_HINT = "pip install 'codecbench[ray]'  (or: pip install 'ray[default]>=2.30')"
@@ -372,8 +372,7 @@ class _Lost:
 
 
 def _failed(job: Job, reason: str) -> dict[str, Any]:
-    record = _failure(job, CodecbenchError(reason))
-    record["finished_at"] = _now()
+    record = failure_record(job, CodecbenchError(reason))
     return record
 
 

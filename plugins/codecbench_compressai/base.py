@@ -131,6 +131,13 @@ class CompressAICodec(Codec):
         self._quality(rate_point)
 
     @property
+    def resources(self) -> dict[str, float]:  # type: ignore[override]
+        """A GPU for schedulers (Ray) when the codec would run on one; lowered on CPU-only clusters."""
+        device = str(self.options["device"])
+        gpu = device.startswith("cuda") or (device == "auto" and not getattr(self, "autoregressive", False))
+        return {"cpu": 1.0, "gpu": 1.0} if gpu else {"cpu": 1.0}
+
+    @property
     def device(self) -> torch.device:
         name = self.options["device"]
         if name == "auto":
