@@ -255,6 +255,9 @@ def test_config_records_encoder_identity_and_arguments() -> None:
     assert create_codec("vvc", {"config": "ra"}).intra_period(24.0) == 32
     assert create_codec("hevc", {"config": "ra"}).intra_period(30.0) == 32
     assert create_codec("hevc").intra_period(30.0) == -1
+    assert create_codec("hevc", {"intra_period": 16}).intra_period(30.0) == 16
+    with pytest.raises(CodecbenchError, match="intra_period"):
+        create_codec("vvc", {"intra_period": -4})
     av1 = create_codec("av1").config()["encoder_args"]
     assert "-qmin '{rate}' -qmax '{rate}'" in av1 and "-lag-in-frames 0" in av1
 

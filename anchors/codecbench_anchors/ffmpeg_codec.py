@@ -89,6 +89,22 @@ def probe_encoder_log(exe: str, encoder: str, pix_fmt: str) -> str:
     return proc.stderr.decode(errors="replace")
 
 
+def check_intra_period(owner: str, period: int) -> None:
+    """Refuse intra periods other than N > 0, 0 (the config's default) and -1 (first frame only)."""
+    if period < FIRST_ONLY:
+        raise CodecbenchError(f"{owner}.intra_period must be > 0, 0 (default) or -1, got {period}")
+
+
+def resolve_intra_period(options: Mapping[str, Any], fps: float, ra_gop: int) -> int:
+    """The ``intra_period`` option made concrete: ld defaults to one intra picture, ra to ~1 second."""
+    period = options["intra_period"]
+    if period != 0:
+        return period
+    if options["config"] == "ld":
+        return FIRST_ONLY
+    return max(ra_gop, round(fps / ra_gop) * ra_gop)
+
+
 def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
 
@@ -120,6 +136,7 @@ class FFmpegCodec(Codec):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
+        check_intra_period(self.name, self.options["intra_period"])
         self.rate_parameter = RATE_PARAMETERS[self.options["mode"]]
         self.last_command: list[str] = []
 
@@ -176,14 +193,7 @@ class FFmpegCodec(Codec):
 
     def intra_period(self, fps: float) -> int:
         """Frames between intra pictures for a clip at ``fps``; :data:`FIRST_ONLY` for one intra."""
-        period = self.options["intra_period"]
-        if period > 0 or period == FIRST_ONLY:
-            return period
-        if period != 0:
-            raise CodecbenchError(f"{self.name}.intra_period must be > 0, 0 (default) or -1, got {period}")
-        if self.options["config"] == "ld":
-            return FIRST_ONLY
-        return max(self.ra_gop, round(fps / self.ra_gop) * self.ra_gop)
+        return resolve_intra_period(self.options, fps, self.ra_gop)
 
     def codec_args(self, rate: str, intra_period: str, bit_depth: str) -> list[str]:
         """Encoder arguments (after ``-c:v``) for a formatted rate, intra period and source bit depth."""

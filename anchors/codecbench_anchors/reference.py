@@ -22,12 +22,12 @@ from typing import Any, ClassVar
 
 from codecbench import ffmpeg
 from codecbench.codec import Codec
-from codecbench.errors import BitstreamError, CodecbenchError, CodecUnavailableError, ToolError
+from codecbench.errors import BitstreamError, CodecUnavailableError, ToolError
 from codecbench.options import Option
 from codecbench.requirements import Requirement
 from codecbench.video import Clip, Frame, VideoFormat
 from codecbench.yuv import read_yuv
-from codecbench_anchors.ffmpeg_codec import CONFIGS, FIRST_ONLY, safe_name
+from codecbench_anchors.ffmpeg_codec import CONFIGS, check_intra_period, resolve_intra_period, safe_name
 from codecbench_anchors.rates import parse_rate_point
 from codecbench_anchors.y4m import read_y4m
 
@@ -57,6 +57,10 @@ class ReferenceCodec(Codec):
     qp_ladder: ClassVar[tuple[int, ...]] = ()
     ra_gop: ClassVar[int] = 16
     software: ClassVar[str]
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        check_intra_period(self.name, self.options["intra_period"])
 
     @classmethod
     def _options(cls, prefix: str) -> dict[str, Option]:
@@ -152,14 +156,8 @@ class ReferenceCodec(Codec):
         parse_rate_point(self.name, "qp", rate_point, self.qp_range)
 
     def intra_period(self, fps: float) -> int:
-        period = self.options["intra_period"]
-        if period > 0 or period == FIRST_ONLY:
-            return period
-        if period != 0:
-            raise CodecbenchError(f"{self.name}.intra_period must be > 0, 0 (default) or -1, got {period}")
-        if self.options["config"] == "ld":
-            return FIRST_ONLY
-        return max(self.ra_gop, round(fps / self.ra_gop) * self.ra_gop)
+        """Frames between intra pictures (-1: only the first), as in the ffmpeg anchors."""
+        return resolve_intra_period(self.options, fps, self.ra_gop)
 
     def encode_command(self, clip: Clip, rate_point: str, out: Path, encoder: str, cfg: str) -> list[str]:
         """The reference encoder's command line: the cfg, then the clip's geometry and the QP."""
