@@ -111,7 +111,7 @@ def _notices(tables: RunTables, flags: dict[str, bool], bdr: BdResults, anchor_n
     return "<h2 id='notices'>Notices</h2>" + "".join(out) if out else ""
 
 
-def _bd_sections(bdr: BdResults, datasets: list[str], page: _Page) -> None:
+def _ranking_section(bdr: BdResults, datasets: list[str], page: _Page) -> None:
     if not bdr.tables:
         return
     primary = "psnr_y" if "psnr_y" in bdr.tables else bdr.metrics[0]
@@ -125,6 +125,11 @@ def _bd_sections(bdr: BdResults, datasets: list[str], page: _Page) -> None:
     for dataset in datasets:
         header, rows = ranking_rows(bdr, dataset, primary)
         page.add(f"<h3>{html.escape(dataset)}</h3>" + _table(header, rows))
+
+
+def _bd_tables_section(bdr: BdResults, page: _Page) -> None:
+    if not bdr.tables:
+        return
     page.add("<h2 id='bd'>BD tables</h2>")
     for metric in bdr.metrics:
         page.add(f"<h3>{html.escape(metric)}</h3>")
@@ -218,7 +223,7 @@ def render(
 
     page = _Page()
     page.add(_notices(tables, flags, bdr, anchor_note))
-    _bd_sections(bdr, datasets, page)
+    _ranking_section(bdr, datasets, page)
 
     page.add(
         "<h2 id='rd'>Rate-distortion curves</h2><p>Pick the dataset mean (mean bpp and value per "
@@ -237,6 +242,8 @@ def render(
                 if len(pts):
                     page.figure(rd_figure(pts, dataset, metric, palette, lambda c: display.get(c, c)))
 
+    _bd_tables_section(bdr, page)
+
     if tables.frames is not None and len(tables.frames):
         page.add("<h2 id='timelines'>Per-frame metrics</h2>")
         fr = tables.frames.copy()
@@ -250,8 +257,8 @@ def render(
 
     nav = "".join(
         f"<a href='#{a}'>{t}</a>"
-        for a, t in (("notices", "notices"), ("ranking", "ranking"), ("bd", "BD tables"),
-                     ("rd", "RD curves"), ("timelines", "per-frame"), ("visual", "visual comparison"))
+        for a, t in (("notices", "notices"), ("ranking", "ranking"), ("rd", "RD curves"),
+                     ("bd", "BD tables"), ("timelines", "per-frame"), ("visual", "visual comparison"))
     )  # fmt: skip
     generated = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     head = (
