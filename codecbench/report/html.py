@@ -15,7 +15,7 @@ from plotly.offline import get_plotlyjs
 
 from codecbench import bd
 from codecbench.errors import CodecbenchError
-from codecbench.report.bdsection import BdResults, compute_bd, fmt_value, ranking_rows
+from codecbench.report.bdsection import BdResults, compute_bd, fmt_value, ordered, ranking_rows
 from codecbench.report.compare import Comparison, build_comparisons
 from codecbench.report.data import RunTables, load_run
 from codecbench.report.figures import colors, rd_figure, timeline_figure
@@ -229,7 +229,7 @@ def render(
         "<h2 id='rd'>Rate-distortion curves</h2><p>Pick the dataset mean (mean bpp and value per "
         "rate point over the sequences) or one sequence; switch bpp between log and linear.</p>"
     )
-    for metric in tables.metrics:
+    for metric in ordered(tables.metrics):
         for dataset in datasets:
             pts = _points(ok[ok["dataset"].astype(str) == dataset], metric)
             if len(pts):
