@@ -90,6 +90,13 @@ class Codec(ABC):
         The file must hold every byte the decoder needs, and nothing else.
         """
 
+    def encode_details(self) -> dict[str, Any]:
+        """Facts about the last :meth:`encode` worth keeping with its result (e.g. the exact command).
+
+        Stored in the job's record, never used as the rate.
+        """
+        return {}
+
     @abstractmethod
     def decode(self, bitstream: Path, workdir: Path) -> Iterator[Frame]:
         """Decode a bitstream written by :meth:`encode`, yielding frames in the source's format."""

@@ -95,6 +95,7 @@ def execute(job: Job, store: RunStore) -> dict[str, Any]:
     t0 = time.perf_counter()
     produced = Path(codec.encode(clip, job.rate_point, work))
     encode_seconds = time.perf_counter() - t0
+    details = codec.encode_details()
     if not produced.is_file() or produced.stat().st_size == 0:
         raise CodecbenchError(f"{codec.name} wrote no bitstream (or an empty one) at {produced}")
     rel = Path("bitstreams") / slug(job.codec) / slug(clip.dataset) / slug(clip.name)
@@ -144,6 +145,7 @@ def execute(job: Job, store: RunStore) -> dict[str, Any]:
         snapshot_path=str(snap_rel),
         metrics=metrics,
         per_frame=per_frame,
+        encode_details=details,
         status="ok",
         error="",
         finished_at=_now(),

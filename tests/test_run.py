@@ -135,5 +135,7 @@ def test_run_json_records_provenance(toy_plugin, tmp_path):
     assert run(out, "--sequences", "Clouds") == 0
     log = json.loads((out / "run.json").read_text())["runs"][-1]
     assert log["dataset"] == "sample" and log["frames"] == {"Clouds": 3}
+    records = [json.loads(p.read_text()) for p in (out / "jobs").glob("*.json")]
+    assert sorted(r["encode_details"]["step"] for r in records) == [8, 16, 32, 64]
     assert log["codecs"]["toy"]["rate_points"] == ["64", "32", "16", "8"]
     assert "python" in log["environment"]

@@ -140,6 +140,10 @@ class FFmpegCodec(Codec):
         self.rate_parameter = RATE_PARAMETERS[self.options["mode"]]
         self.last_command: list[str] = []
 
+    def encode_details(self) -> dict[str, Any]:
+        """The exact encoder command of the last encode, kept in the job's record."""
+        return {"command": shlex.join(self.last_command)} if self.last_command else {}
+
     # -- environment -----------------------------------------------------------------------------
 
     @property

@@ -262,6 +262,10 @@ class DivInrCodec(Codec):
         return out
 
     # ---- decode ------------------------------------------------------------------------------
+    def encode_details(self) -> dict[str, Any]:
+        """The rate model's estimate beside the file's bits, kept in the job's record (never the rate)."""
+        return dict(self.last_rate)
+
     def decode(self, bitstream_path: Path, workdir: Path) -> Iterator[Frame]:
         from codecbench_divinr.sampler import generate
 
