@@ -275,3 +275,28 @@ def test_step_analysis_tidy_table_and_final_step_matches_decode(fitted: dict, de
     final = [plane_psnr(r.y, d.y, 255) for r, d in zip(clip.read(), decoded, strict=True)]
     last = psnr[psnr.step == 1].sort_values("frame")["value"].to_numpy()
     assert np.allclose(last, final, atol=0.05), (last, final)
+
+
+def test_default_ladder_under_the_real_harness(tmp_path: Path) -> None:
+    """The README's job on one sample clip: default ladder and window, tiny defaults, then verify."""
+    import json
+
+    import pandas as pd
+
+    from codecbench.cli import main
+
+    out = str(tmp_path / "run")
+    args = ["run", "--codecs", "divinr", "--sequences", "Clouds", "--metrics", "psnr_y"]
+    args += ["--codec-opt", "divinr.steps=2", "--no-report", "--quiet", "--out", out]
+    assert main(args) == 0
+    rows = pd.read_csv(Path(out) / "results.csv")
+    assert len(rows) == 4 and set(rows.codec) == {"divinr[tiny]"} and set(rows.status) == {"ok"}
+    assert list(rows.rate_point) == list(LADDER)
+    assert (rows.bpp < 0.05).all(), rows.bpp.tolist()
+    for r in rows.itertuples():
+        assert r.bytes == (Path(out) / r.bitstream_path).stat().st_size
+        cfg = json.loads(r.codec_config)
+        assert (cfg["steps"], cfg["inference_steps"], cfg["effective_backbone"]) == (2, 2, "tiny")
+        header = bitstream.read(Path(out) / r.bitstream_path).config
+        assert (header["inference_steps"], header["window"]) == (2, 8)
+    assert main(["verify", out, "--quiet"]) == 0

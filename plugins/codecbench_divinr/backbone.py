@@ -23,7 +23,7 @@ from codecbench.errors import CodecUnavailableError
 
 TINY = "tiny"
 #: Bumped whenever the tiny configuration changes, so old bitstreams are refused rather than misdecoded.
-TINY_REVISION = "tiny-v1"
+TINY_REVISION = "tiny-v2"
 SUBFOLDERS = ("unet", "vae", "scheduler")
 WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors")
 
@@ -43,27 +43,44 @@ SVD_SCHEDULER = dict(
     use_karras_sigmas=True,
 )
 
+#: tiny-v2: no attention at the full latent resolution (a 384x256 clip has 48x32 = 1536 latent
+#: tokens per frame there; spatial attention and its projections were most of a CPU step), attention
+#: only at half resolution, 32 channels throughout (the smallest width SVD's GroupNorm(32) allows).
 TINY_UNET = dict(
     sample_size=None,
     in_channels=8,
     out_channels=4,
-    down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
-    up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
-    block_out_channels=(32, 64),
+    down_block_types=("DownBlockSpatioTemporal", "CrossAttnDownBlockSpatioTemporal"),
+    up_block_types=("CrossAttnUpBlockSpatioTemporal", "UpBlockSpatioTemporal"),
+    block_out_channels=(32, 32),
     addition_time_embed_dim=8,
     projection_class_embeddings_input_dim=24,
     layers_per_block=1,
     cross_attention_dim=32,
-    num_attention_heads=(2, 4),
+    num_attention_heads=(2, 2),
     num_frames=8,
 )
 
+#: Four blocks keep SVD's 8x latent down-sampling; 32 channels and one layer per block are the
+#: floor of AutoencoderKLTemporalDecoder (its GroupNorms have 32 groups), so the VAE is unchanged.
 TINY_VAE = dict(
     block_out_channels=(32, 32, 32, 32),
     down_block_types=("DownEncoderBlock2D",) * 4,
     layers_per_block=1,
     latent_channels=4,
 )
+
+
+#: Default (encode optimisation steps, decoder Euler steps) per backbone. The paper-scale values
+#: (200 / 8) apply to real SVD checkpoints; the random tiny backbone measures plumbing and rate,
+#: not quality, so it gets values that keep a CPU benchmark of the sample dataset to minutes.
+PAPER_SCHEDULE = (200, 8)
+TINY_SCHEDULE = (24, 2)
+
+
+def default_schedule(name: str) -> tuple[int, int]:
+    """(steps, inference_steps) the codec uses for backbone ``name`` when the options leave them unset."""
+    return TINY_SCHEDULE if name == TINY else PAPER_SCHEDULE
 
 
 @dataclass
@@ -191,6 +208,23 @@ def load_backbone(name: str, revision: str = "main", seed: int = 0) -> Backbone:
     return Backbone(unet, vae, scheduler, name, "local" if local else revision).freeze()
 
 
+_WARNED: set[tuple[str, str]] = set()
+
+
+def warn_fallback(name: str, revision: str, reason: str) -> None:
+    """Warn loudly (``RuntimeWarning`` and a stderr banner) that ``tiny`` replaces ``name``; once per process."""
+    if (name, revision) in _WARNED:
+        return
+    _WARNED.add((name, revision))
+    msg = (
+        f"DIVINR FALLBACK: backbone {name!r}@{revision} is not reachable ({reason}). "
+        "Running with the TINY random-initialised backbone; results are labelled divinr[tiny] "
+        "and say nothing about the paper's configuration."
+    )
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    print(f"\n{'!' * 78}\n{msg}\n{'!' * 78}\n", file=sys.stderr)
+
+
 def resolve_backbone(name: str, revision: str = "main", seed: int = 0, fallback: bool = True) -> Backbone:
     """Load ``name``; when it cannot be reached and ``fallback`` is set, warn loudly and return ``tiny``."""
     try:
@@ -198,13 +232,8 @@ def resolve_backbone(name: str, revision: str = "main", seed: int = 0, fallback:
     except CodecUnavailableError as e:
         if not fallback:
             raise
-        msg = (
-            f"DIVINR FALLBACK: {e}. Running with the TINY random-initialised backbone instead; "
-            "results are labelled divinr[tiny] and say nothing about the paper's configuration."
-        )
-        warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        print(f"\n{'!' * 78}\n{msg}\n{'!' * 78}\n", file=sys.stderr)
-        return tiny_backbone(seed)
+        warn_fallback(name, revision, str(e))
+        return get_backbone(TINY, TINY_REVISION, seed)
 
 
 _LOADED: dict[tuple[str, str, int], Backbone] = {}
@@ -214,10 +243,10 @@ def get_backbone(name: str, revision: str = "main", seed: int = 0, fallback: boo
     """A private copy of a backbone (loaded once per process; LoRA injection must not leak between uses)."""
     import copy
 
-    key = (name, revision, seed if name == TINY else 0)
+    key = (name, TINY_REVISION, seed) if name == TINY else (name, revision, 0)
     if key not in _LOADED:
         bb = resolve_backbone(name, revision, seed, fallback)
-        if bb.name != name:  # fell back: do not cache, so the warning is repeated each time
+        if bb.name != name:  # fell back: resolve_backbone returned a private copy of tiny
             return bb
         _LOADED[key] = bb
     return copy.deepcopy(_LOADED[key])

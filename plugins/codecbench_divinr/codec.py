@@ -9,8 +9,6 @@ random-initialised backbone and labels itself ``divinr[tiny]``.
 from __future__ import annotations
 
 import logging
-import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,14 @@ from codecbench.errors import BitstreamError, CodecbenchError, CodecUnavailableE
 from codecbench.video import Clip, Frame, VideoFormat
 from codecbench.yuv import rgb_to_yuv
 from codecbench_divinr import __version__, bitstream, quant
-from codecbench_divinr.backbone import TINY, TINY_REVISION, missing_files, offline
+from codecbench_divinr.backbone import (
+    TINY,
+    TINY_REVISION,
+    default_schedule,
+    missing_files,
+    offline,
+    warn_fallback,
+)
 from codecbench_divinr.config import DivInrConfig, InrSize
 from codecbench_divinr.encoder import fit_clip, latent_hw
 from codecbench_divinr.lora import lora_modules
@@ -82,10 +87,12 @@ class DivInrCodec(Codec):
             True, "run with the tiny backbone (labelled divinr[tiny]) if weights are missing", bool
         ),
         "seed": Option(0, "seed of sampling noise, INR init (and tiny weights); in the header", int),
-        "steps": Option(200, "optimisation steps of the encode", int),
+        "steps": Option(None, "optimisation steps of the encode (unset: 200, tiny 24)", int),
         "lr": Option(5e-3, "Adam learning rate of the encode", float),
         "regression_weight": Option(1.0, "weight of the INR-vs-VAE-latent regression loss", float),
-        "inference_steps": Option(8, "Euler sampling steps of the decoder (in the header)", int),
+        "inference_steps": Option(
+            None, "Euler sampling steps of the decoder, in the header (unset: 8, tiny 2)", int
+        ),
         "window": Option(0, "frames per diffusion window (0: the backbone's window)", int),
         "adapters": Option(
             "shared",
@@ -128,25 +135,32 @@ class DivInrCodec(Codec):
     def effective_backbone(self) -> str:
         """The backbone a run will use: the configured one, or ``tiny`` when its weights are out of reach.
 
-        Decided once per codec object; falling back prints a loud warning (warnings and stderr).
+        Probed once per process for each (backbone, revision); falling back warns loudly
+        (``RuntimeWarning`` and a stderr banner), once per process.
         """
         if self._effective is not None:
             return self._effective
         name, rev = self.options["backbone"], self.options["revision"]
-        missing = missing_files(name, rev)
-        reachable = not missing or (not Path(name).exists() and not offline() and _hub_has(name, rev))
-        if reachable or not self.options["fallback"]:
+        key = (name, rev)
+        if key not in _PROBED:
+            missing = missing_files(name, rev)
+            reachable = not missing or (not Path(name).exists() and not offline() and _hub_has(name, rev))
+            _PROBED[key] = "" if reachable else f"needs {', '.join(missing)}"
+        if not _PROBED[key] or not self.options["fallback"]:
             self._effective = name
             return name
-        msg = (
-            f"DIVINR FALLBACK: backbone {name!r}@{rev} is not reachable (needs {', '.join(missing)}). "
-            "Running with the TINY random-initialised backbone; results are labelled divinr[tiny] "
-            "and say nothing about the paper's configuration."
-        )
-        warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        print(f"\n{'!' * 78}\n{msg}\n{'!' * 78}\n", file=sys.stderr)
+        warn_fallback(name, rev, _PROBED[key])
         self._effective = TINY
         return TINY
+
+    def schedule(self) -> tuple[int, int]:
+        """Effective (steps, inference_steps): the options, or the effective backbone's defaults when unset."""
+        steps, inference = default_schedule(self.effective_backbone())
+        o = self.options
+        return (
+            steps if o["steps"] is None else o["steps"],
+            inference if o["inference_steps"] is None else o["inference_steps"],
+        )
 
     @property
     def label(self) -> str:
@@ -166,6 +180,7 @@ class DivInrCodec(Codec):
     def config(self) -> dict[str, Any]:
         out = dict(self.options)
         out["effective_backbone"] = self.effective_backbone()
+        out["steps"], out["inference_steps"] = self.schedule()
         return out
 
     def requirements(self) -> list[Requirement]:
@@ -205,6 +220,7 @@ class DivInrCodec(Codec):
     def _config(self, rate_point: str, fps: float) -> DivInrConfig:
         size, lam = parse_rate_point(rate_point)
         o = self.options
+        steps, inference_steps = self.schedule()
         shared_sha = ""
         if o["shared"]:
             from codecbench_divinr.module import shared_sha256
@@ -218,10 +234,10 @@ class DivInrCodec(Codec):
             seed=o["seed"],
             inr=size,
             lam=lam,
-            steps=o["steps"],
+            steps=steps,
             lr=o["lr"],
             regression_weight=o["regression_weight"],
-            inference_steps=o["inference_steps"],
+            inference_steps=inference_steps,
             window=o["window"],
             adapters=o["adapters"],
             lora_rank=o["lora_rank"],
@@ -279,6 +295,10 @@ class DivInrCodec(Codec):
             for img in rgb:
                 arr = img[:, : fmt.height, : fmt.width].permute(1, 2, 0).numpy()
                 yield rgb_to_yuv(arr, fmt)
+
+
+#: Per-process probe results: (backbone, revision) -> "" when reachable, else what is missing.
+_PROBED: dict[tuple[str, str], str] = {}
 
 
 def _hub_has(name: str, revision: str) -> bool:

@@ -41,6 +41,7 @@ class DivInrConfig:
     lr: float = 5e-3
     regression_weight: float = 1.0
     inference_steps: int = 8
+    #: Frames per diffusion window; 0 (until an encode resolves it) means the backbone's window.
     window: int = 8
     adapters: str = "shared"
     lora_rank: int = 4
@@ -55,8 +56,8 @@ class DivInrConfig:
             self.inr = InrSize(**self.inr)
         if self.adapters not in ("shared", "per_video"):
             raise CodecbenchError(f"divinr: adapters must be 'shared' or 'per_video', got {self.adapters!r}")
-        if self.window < 1 or self.inference_steps < 1 or self.steps < 0:
-            raise CodecbenchError("divinr: window and inference_steps must be >= 1, steps >= 0")
+        if self.window < 0 or self.inference_steps < 1 or self.steps < 0:
+            raise CodecbenchError("divinr: inference_steps must be >= 1, window and steps >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
