@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from codecbench_divinr import bitstream, quant
-from codecbench_divinr.backbone import load_backbone, missing_files, save_backbone, tiny_backbone
+from codecbench_divinr.backbone import (
+    TINY_REVISION,
+    load_backbone,
+    missing_files,
+    save_backbone,
+    tiny_backbone,
+)
 from codecbench_divinr.codec import LADDER, coded_slots, export_payload, load_decoder, parse_rate_point
 from codecbench_divinr.config import DivInrConfig, InrSize
 from codecbench_divinr.encoder import fit_clip
@@ -123,6 +130,17 @@ def test_corrupt_and_truncated_bitstreams_raise(fitted: dict, tmp_path: Path) ->
         (tmp_path / name).write_bytes(data)
         with pytest.raises(BitstreamError):
             bitstream.read(tmp_path / name)
+
+
+def test_other_tiny_revision_is_refused(fitted: dict, tmp_path: Path) -> None:
+    assert fitted["payload"].config["revision"] == TINY_REVISION
+    for old in ("main", "tiny-v1"):
+        payload = replace(fitted["payload"], config={**fitted["payload"].config, "revision": old})
+        bitstream.write(tmp_path / "old.dvir", payload)
+        with pytest.raises(BitstreamError, match="tiny backbone revision"):
+            load_decoder(tmp_path / "old.dvir")
+    with pytest.raises(CodecUnavailableError, match="tiny-v1"):
+        load_backbone("tiny", "tiny-v1")
 
 
 @pytest.fixture(scope="module")
@@ -298,5 +316,5 @@ def test_default_ladder_under_the_real_harness(tmp_path: Path) -> None:
         cfg = json.loads(r.codec_config)
         assert (cfg["steps"], cfg["inference_steps"], cfg["effective_backbone"]) == (2, 2, "tiny")
         header = bitstream.read(Path(out) / r.bitstream_path).config
-        assert (header["inference_steps"], header["window"]) == (2, 8)
+        assert (header["inference_steps"], header["window"], header["revision"]) == (2, 8, TINY_REVISION)
     assert main(["verify", out, "--quiet"]) == 0

@@ -188,6 +188,10 @@ def load_backbone(name: str, revision: str = "main", seed: int = 0) -> Backbone:
     Raises :class:`CodecUnavailableError` naming what is missing when the weights cannot be reached.
     """
     if name == TINY:
+        if revision not in (TINY_REVISION, "main"):
+            raise CodecUnavailableError(
+                f"divinr tiny backbone revision {revision!r} is not this version's ({TINY_REVISION})"
+            )
         return tiny_backbone(seed)
     local = Path(name).is_dir()
     kwargs = {} if local else {"revision": revision, "local_files_only": offline()}
@@ -243,7 +247,10 @@ def get_backbone(name: str, revision: str = "main", seed: int = 0, fallback: boo
     """A private copy of a backbone (loaded once per process; LoRA injection must not leak between uses)."""
     import copy
 
-    key = (name, TINY_REVISION, seed) if name == TINY else (name, revision, 0)
+    if name == TINY:
+        key = (name, TINY_REVISION if revision == "main" else revision, seed)
+    else:
+        key = (name, revision, 0)
     if key not in _LOADED:
         bb = resolve_backbone(name, revision, seed, fallback)
         if bb.name != name:  # fell back: resolve_backbone returned a private copy of tiny

@@ -230,7 +230,7 @@ class DivInrCodec(Codec):
             raise CodecbenchError("divinr: adapters=per_video codes its own adapters; leave shared empty")
         return DivInrConfig(
             backbone=self.effective_backbone(),
-            revision=o["revision"],
+            revision=TINY_REVISION if self.effective_backbone() == TINY else o["revision"],
             seed=o["seed"],
             inr=size,
             lam=lam,
@@ -335,6 +335,12 @@ def load_decoder(
     from codecbench_divinr.module import DivInrModule, shared_sha256
 
     payload = bitstream.read(path)
+    coded = payload.config
+    if coded.get("backbone") == TINY and coded.get("revision") != TINY_REVISION:
+        raise BitstreamError(
+            f"{path}: coded with the tiny backbone revision {coded.get('revision')!r}; "
+            f"this decoder has {TINY_REVISION} (re-encode the clip)"
+        )
     try:
         cfg = DivInrConfig.from_dict(payload.config)
         f = payload.format

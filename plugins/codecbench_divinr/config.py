@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.errors import CodecbenchError
+from codecbench_divinr.backbone import TINY, TINY_REVISION
 
 CONFIG_NAME = "config.json"
 
@@ -52,6 +53,8 @@ class DivInrConfig:
     shared_sha256: str = ""
 
     def __post_init__(self) -> None:
+        if self.backbone == TINY and self.revision == "main":  # unset: this version's tiny
+            self.revision = TINY_REVISION
         if isinstance(self.inr, dict):
             self.inr = InrSize(**self.inr)
         if self.adapters not in ("shared", "per_video"):
