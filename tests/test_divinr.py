@@ -157,15 +157,31 @@ def test_two_decodes_identical_and_in_source_format(fitted: dict, decoded: list,
     assert len({f.tobytes() for f in a}) > 1, "frames must not all be the same picture"
 
 
-def test_fallback_is_loud_and_labelled(tmp_path: Path) -> None:
+def test_fallback_is_loud_and_labelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import warnings
+
+    import codecbench_divinr.codec as cmod
+
     missing = str(tmp_path / "no-such-svd")
     codec = create_codec("divinr", {"backbone": missing})
     with pytest.warns(RuntimeWarning, match="DIVINR FALLBACK"):
         assert codec.label == "divinr[tiny]"
-    assert codec.config()["effective_backbone"] == "tiny" and "backbone tiny@" in codec.version
+    assert codec.config()["effective_backbone"] == "tiny" and "backbone tiny@tiny-v2" in codec.version
+    assert (codec.config()["steps"], codec.config()["inference_steps"]) == (24, 2)
+    probes: list = []
+    monkeypatch.setattr(cmod, "missing_files", lambda *a: probes.append(a) or ["x"])
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        assert create_codec("divinr", {"backbone": missing}).label == "divinr[tiny]"
+    assert not probes and not again, "probe and warning are once per process"
+    assert capsys.readouterr().err.count("DIVINR FALLBACK") == 1
+    monkeypatch.undo()
     assert codec.available().ok
     strict = create_codec("divinr", {"backbone": missing, "fallback": "false"})
     assert strict.label == "divinr" and not strict.available().ok
+    assert strict.schedule() == (200, 8) and create_codec("divinr", FAST).schedule() == (3, 2)
     assert "unet/config.json" in strict.available().reason
     assert create_codec("divinr", FAST).label == "divinr[tiny]"
 
