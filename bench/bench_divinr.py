@@ -4,6 +4,8 @@ CPU, tiny backbone (what this project's CI can run)::
 
     python bench/bench_divinr.py --width 384 --height 256 --frames 16 --steps 6 --rate-point m
 
+It reports wall and process CPU time (both threads) per optimisation step and per decoded frame.
+
 Full-size SVD (random-initialised, no weights needed; for a machine with a GPU)::
 
     python bench/bench_divinr.py --full-size --device cuda --frames 14
