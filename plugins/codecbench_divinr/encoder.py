@@ -6,9 +6,12 @@ steps; an encode that finds a checkpoint of the same configuration there resumes
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import lightning as L
@@ -84,6 +87,32 @@ class WindowData(Dataset):
         return {"latents": self.latents[r.start : r.stop], "t": self.times[r.start : r.stop]}
 
 
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Keep a benchmark's log readable: no Lightning banners, tips or warnings that are expected here.
+
+    Expected: the frozen backbone sits in eval mode, the checkpoint folder is reused to resume,
+    and the one-process DataLoader needs no workers.
+    """
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        for pattern in (
+            r".*module\(s\) in eval mode.*",
+            r".*Checkpoint directory .* exists and is not empty.*",
+            r".*does not have many workers.*",
+            r".*LeafSpec.*",
+        ):
+            warnings.filterwarnings("ignore", message=pattern)
+        for lg in loggers:
+            lg.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
 def fit_clip(
     clip: Clip,
     cfg: DivInrConfig,
@@ -119,37 +148,38 @@ def fit_clip(
             old.unlink()
         stamp.write_text(identity)
     if cfg.steps > 0:
-        L.seed_everything(cfg.seed, verbose=False)
-        gpu = device.type == "cuda"
-        extra = dict(trainer_options or {})
-        precision = extra.pop("precision", "auto")
-        if precision == "auto":
-            precision = "bf16-mixed" if gpu else "32-true"
-        devices = int(extra.pop("devices", 1))
-        if gpu and devices > 1:
-            extra["devices"] = devices
-        trainer = L.Trainer(
-            max_steps=cfg.steps,
-            accelerator="gpu" if gpu else "cpu",
-            devices=extra.pop("devices", [device.index or 0] if gpu else 1),
-            precision=precision,
-            strategy=extra.pop("strategy", "auto"),
-            num_nodes=int(extra.pop("num_nodes", 1)),
-            logger=False,
-            enable_model_summary=False,
-            enable_progress_bar=progress,
-            default_root_dir=str(workdir),
-            callbacks=[
-                ModelCheckpoint(
-                    dirpath=ckdir,
-                    filename="step{step}",
-                    every_n_train_steps=max(1, checkpoint_every),
-                    save_top_k=1,
-                    save_last=True,
-                ),
-                *callbacks,
-            ],
-        )
-        data = DataLoader(WindowData(latents, cfg.window, cfg.steps), batch_size=1, shuffle=False)
-        trainer.fit(module, data, ckpt_path=str(resume) if resume else None)
+        with quiet_lightning():
+            L.seed_everything(cfg.seed, verbose=False)
+            gpu = device.type == "cuda"
+            extra = dict(trainer_options or {})
+            precision = extra.pop("precision", "auto")
+            if precision == "auto":
+                precision = "bf16-mixed" if gpu else "32-true"
+            devices = int(extra.pop("devices", 1))
+            if gpu and devices > 1:
+                extra["devices"] = devices
+            trainer = L.Trainer(
+                max_steps=cfg.steps,
+                accelerator="gpu" if gpu else "cpu",
+                devices=extra.pop("devices", [device.index or 0] if gpu else 1),
+                precision=precision,
+                strategy=extra.pop("strategy", "auto"),
+                num_nodes=int(extra.pop("num_nodes", 1)),
+                logger=False,
+                enable_model_summary=False,
+                enable_progress_bar=progress,
+                default_root_dir=str(workdir),
+                callbacks=[
+                    ModelCheckpoint(
+                        dirpath=ckdir,
+                        filename="step{step}",
+                        every_n_train_steps=max(1, checkpoint_every),
+                        save_top_k=1,
+                        save_last=True,
+                    ),
+                    *callbacks,
+                ],
+            )
+            data = DataLoader(WindowData(latents, cfg.window, cfg.steps), batch_size=1, shuffle=False)
+            trainer.fit(module, data, ckpt_path=str(resume) if resume else None)
     return module.cpu().eval()
