@@ -247,6 +247,15 @@ def test_report_sections_marks_and_escaping(tmp_path: Path) -> None:
     assert "<script src" not in ours and "http" not in ours  # ...and nothing else is fetched
 
 
+def test_report_names_metrics_the_run_skipped(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    why = "unavailable: weights inception_fid: MISSING (needs file /x/<pt_inception>.pth)"
+    (run / "run.json").write_text(json.dumps({"runs": [{"skipped_metrics": {"kid": why}}]}))
+    page, _ = render(load_run(run))
+    assert "kid" in page and "not computed: unavailable: weights inception_fid" in page
+    assert "&lt;pt_inception&gt;" in page
+
+
 def test_report_from_results_csv_alone_and_missing_anchor(tmp_path: Path) -> None:
     run = make_run(tmp_path / "bare", with_extras=False)
     out = write_report(run / "results.csv")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +25,8 @@ class RunTables:
     results: pd.DataFrame
     frames: pd.DataFrame | None = None
     dataset_metrics: pd.DataFrame | None = None
+    #: Metrics the run did not compute, with the reason (from run.json, latest invocation).
+    skipped_metrics: dict[str, str] = field(default_factory=dict)
 
     @property
     def metrics(self) -> list[str]:
@@ -81,4 +84,14 @@ def load_run(path: str | Path) -> RunTables:
         dm = _read_csv(run_dir / "dataset_metrics.csv", "dataset metrics")
         if {"codec", "dataset", "rate_point", "metric", "value", "bpp"} <= set(dm.columns):
             tables.dataset_metrics = dm
+    tables.skipped_metrics = _skipped_metrics(run_dir / "run.json")
     return tables
+
+
+def _skipped_metrics(path: Path) -> dict[str, str]:
+    """``{metric: reason}`` of the latest invocation in run.json; empty when absent or unreadable."""
+    try:
+        skipped = json.loads(path.read_text())["runs"][-1]["skipped_metrics"]
+        return {str(k): str(v) for k, v in skipped.items()}
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return {}

@@ -100,6 +100,10 @@ def _notices(tables: RunTables, flags: dict[str, bool], bdr: BdResults, anchor_n
         elif missing:
             unavailable.append((m, f"no values for {', '.join(missing)}"))
     listed = {m for m, _ in unavailable}
+    unavailable += [
+        (m, f"not computed: {why}") for m, why in tables.skipped_metrics.items() if m not in listed
+    ]
+    listed |= set(tables.skipped_metrics)
     unavailable += [(m, f"no BD: {why}") for m, why in bdr.skipped.items() if m not in listed]
     if unavailable:
         out.append("<h3>Unavailable metrics</h3>")
