@@ -13,18 +13,8 @@ from codecbench import bd
 from codecbench.errors import CodecbenchError
 from codecbench.report.data import load_run
 
-JSON_KEYS = [
-    "codec",
-    "anchor",
-    "dataset",
-    "sequence",
-    "metric",
-    "method",
-    "mode",
-    "value",
-    "ci_low",
-    "ci_high",
-]
+#: Keys of each JSON object: the BD table's columns up to the confidence interval.
+JSON_KEYS = bd.TABLE_COLUMNS[: bd.TABLE_COLUMNS.index("ci_high") + 1]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
