@@ -32,6 +32,8 @@ class Metric(ABC):
     #: "frame" (per-frame values averaged over a sequence) or "distribution" (over a dataset).
     kind: ClassVar[str] = "frame"
     unit: ClassVar[str] = ""
+    #: Name shown to people (plot axes, report tables), e.g. "PSNR-Y"; empty means ``name``.
+    display_name: ClassVar[str] = ""
     #: Smallest width and height the metric is defined on.
     min_size: ClassVar[tuple[int, int]] = (1, 1)
     options_spec: ClassVar[Mapping[str, Option]] = {}

@@ -192,6 +192,7 @@ class _InceptionPatches(NetMetric):
 
 class FID(_InceptionPatches):
     name = "fid"
+    display_name = "FID"
     description = "FID on 256x256 patches over a dataset (Inception pt_inception-2015-12-05)"
 
     def distance(self, ref: np.ndarray, dist: np.ndarray) -> float:
@@ -200,6 +201,7 @@ class FID(_InceptionPatches):
 
 class KID(_InceptionPatches):
     name = "kid"
+    display_name = "KID"
     description = "KID on 256x256 patches over a dataset (polynomial kernel, 100 subsets)"
     options_spec = {
         **_InceptionPatches.options_spec,

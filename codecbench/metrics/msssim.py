@@ -116,6 +116,7 @@ class _MSSSIM(Metric):
 
 class MSSSIMY(_MSSSIM):
     name = "ms_ssim_y"
+    display_name = "MS-SSIM-Y"
     description = "MS-SSIM of the luma plane, mean over frames"
 
     def _tensor(self, frames: list[Frame], fmt: VideoFormat) -> torch.Tensor:
@@ -125,6 +126,7 @@ class MSSSIMY(_MSSSIM):
 
 class MSSSIMRGB(_MSSSIM):
     name = "ms_ssim_rgb"
+    display_name = "MS-SSIM-RGB"
     description = "MS-SSIM of R, G and B (mean of the three), mean over frames"
     input = "rgb"
 

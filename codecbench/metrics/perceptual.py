@@ -60,17 +60,20 @@ class _LPIPS(_FrameNetMetric):
 
 class LPIPSAlex(_LPIPS):
     name = "lpips_alex"
+    display_name = "LPIPS (AlexNet)"
     description = "LPIPS v0.1 with AlexNet on RGB frames, mean over frames (lower is better)"
 
 
 class LPIPSVGG(_LPIPS):
     name = "lpips_vgg"
+    display_name = "LPIPS (VGG)"
     description = "LPIPS v0.1 with VGG-16 on RGB frames, mean over frames (lower is better)"
     backbone = "vgg"
 
 
 class DISTS(_FrameNetMetric):
     name = "dists"
+    display_name = "DISTS"
     description = "DISTS on RGB frames (shorter side resized to 256), mean over frames (lower is better)"
 
     def build(self) -> torch.nn.Module:

@@ -52,6 +52,7 @@ def quantized_rgb(frame: Frame, fmt: VideoFormat) -> np.ndarray:
 
 class PSNRY(Metric):
     name = "psnr_y"
+    display_name = "PSNR-Y"
     description = "PSNR of the luma plane in dB, mean over frames"
     unit = "dB"
 
@@ -61,6 +62,7 @@ class PSNRY(Metric):
 
 class PSNRYUV(Metric):
     name = "psnr_yuv"
+    display_name = "PSNR-YUV"
     description = "(6 PSNR-Y + PSNR-U + PSNR-V) / 8 per frame in dB, mean over frames"
     unit = "dB"
 
@@ -71,6 +73,7 @@ class PSNRYUV(Metric):
 
 class PSNRRGB(Metric):
     name = "psnr_rgb"
+    display_name = "PSNR-RGB"
     description = "PSNR over the R, G and B samples (one MSE over all three) in dB, mean over frames"
     unit = "dB"
     input = "rgb"

@@ -74,6 +74,7 @@ def run_libvmaf(ref: Clip, dist: Clip, model: str, n_threads: int = 0, exe: str 
 
 class VMAF(Metric):
     name = "vmaf"
+    display_name = "VMAF"
     description = "VMAF (model vmaf_v0.6.1) from ffmpeg's libvmaf filter, mean over frames"
     unit = ""
     model: ClassVar[str] = "vmaf_v0.6.1"
@@ -100,5 +101,6 @@ class VMAF(Metric):
 
 class VMAFNEG(VMAF):
     name = "vmaf_neg"
+    display_name = "VMAF NEG"
     description = "VMAF NEG (model vmaf_v0.6.1neg, no enhancement gain) from libvmaf, mean over frames"
     model = "vmaf_v0.6.1neg"
