@@ -11,6 +11,7 @@ import json
 import platform
 import sys
 import time
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from filelock import FileLock
-from tqdm.auto import tqdm
 
 from codecbench import __version__, registry
 from codecbench.datasets import Selection
 from codecbench.errors import CodecbenchError, UnknownNameError
 from codecbench.executors import Executor, LocalExecutor
 from codecbench.jobs import Job
+from codecbench.progress import EtaModel, Progress
 from codecbench.store import RunStore, atomic_write_text
+from codecbench.threads import available_cores, job_threads
 
 RATE_POINTS_KEY = "rate_points"
 
@@ -40,8 +42,10 @@ class Plan:
     metrics: list[str]
     #: metric name -> why it is not computed (unavailable, does not fit the dataset's size).
     skipped_metrics: dict[str, str] = field(default_factory=dict)
-    #: codec name -> {"label", "version", "available", "reason", "rate_points"}.
+    #: codec name -> {"label", "version", "available", "reason", "rate_points", "threads"}.
     codecs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Thread budget of each job (:mod:`codecbench.threads`).
+    threads: int = 1
 
 
 @dataclass
@@ -91,8 +95,13 @@ def plan(
     codec_options: dict[str, dict[str, Any]] | None = None,
     metrics: list[str] | None = None,
     metric_options: dict[str, dict[str, Any]] | None = None,
+    threads: int = 0,
 ) -> Plan:
-    """Resolve codecs, their rate points and the metrics into the list of jobs."""
+    """Resolve codecs, their rate points and the metrics into the list of jobs.
+
+    ``threads`` is each job's thread budget (0: the running process's own, see
+    :mod:`codecbench.threads`); a single-threaded codec's jobs get 1.
+    """
     codec_options = {k: dict(v) for k, v in (codec_options or {}).items()}
     metric_options = metric_options or {}
     unknown_owner = set(codec_options) - set(codecs)
@@ -121,10 +130,12 @@ def plan(
             "rate_points": points,
         }
         config = codec.config_json()
+        budget = 1 if codec.single_threaded else threads
+        info[name]["threads"] = budget or job_threads()
         for clip in selection.clips:
             for p in points:
-                jobs.append(Job(name, opts, config, p, clip, tuple(chosen), metric_options))
-    return Plan(selection, jobs, chosen, skipped, info)
+                jobs.append(Job(name, opts, config, p, clip, tuple(chosen), metric_options, budget))
+    return Plan(selection, jobs, chosen, skipped, info, threads or job_threads())
 
 
 def _environment() -> dict[str, str]:
@@ -143,13 +154,46 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _log_run(store: RunStore, plan: Plan, argv: list[str] | None) -> None:
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _update_run_log(store: RunStore, change: Any) -> Any:
+    """Apply ``change`` to the parsed ``run.json`` under its lock and write it back atomically."""
     path = store.root / "run.json"
     with FileLock(str(store.root / ".locks" / "run.json.lock")):
         history = json.loads(path.read_text()) if path.exists() else {"runs": []}
+        result = change(history)
+        atomic_write_text(path, json.dumps(history, indent=1))
+    return result
+
+
+def _finish_run(store: RunStore, invocation: str, outcome: str, counts: dict[str, int]) -> None:
+    """Record the end time and outcome of one invocation in ``run.json``."""
+
+    def change(history: dict) -> None:
+        for entry in history["runs"]:
+            if entry.get("invocation") == invocation:
+                entry.update(finished_at=_now(), outcome=outcome, jobs=counts)
+
+    _update_run_log(store, change)
+
+
+def _log_run(store: RunStore, plan: Plan, argv: list[str] | None, executor: Executor) -> str:
+    """Append this invocation to ``run.json``; returns its id."""
+    invocation = uuid.uuid4().hex[:12]
+
+    def change(history: dict) -> None:
         history["runs"].append(
             {
-                "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "invocation": invocation,
+                "started_at": _now(),
+                "threads": {
+                    "per_job": plan.threads,
+                    "workers": getattr(executor, "workers", 1),
+                    "executor": executor.name,
+                    "cores": available_cores(),
+                },
                 "argv": argv or [],
                 "dataset": plan.selection.dataset,
                 "sequences": [c.name for c in plan.selection.clips],
@@ -160,7 +204,9 @@ def _log_run(store: RunStore, plan: Plan, argv: list[str] | None) -> None:
                 "environment": _environment(),
             }
         )
-        atomic_write_text(path, json.dumps(history, indent=1))
+
+    _update_run_log(store, change)
+    return invocation
 
 
 def aggregate_distribution_metrics(store: RunStore, metrics: list[str]) -> pd.DataFrame:
@@ -196,6 +242,20 @@ def aggregate_distribution_metrics(store: RunStore, metrics: list[str]) -> pd.Da
     return pd.DataFrame(rows)
 
 
+def interleave(jobs: list[Job]) -> list[Job]:
+    """Jobs taken in turn from each codec, so every codec's cost is known early (for the ETA)."""
+    by_codec: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_codec.setdefault(job.codec, []).append(job)
+    queues = list(by_codec.values())
+    out = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                out.append(queue.pop(0))
+    return out
+
+
 def run_benchmark(
     the_plan: Plan,
     out: Path | str,
@@ -204,33 +264,55 @@ def run_benchmark(
     argv: list[str] | None = None,
     table_interval: float = 5.0,
 ) -> Summary:
-    """Run every job of ``the_plan`` not yet finished in ``out``; rebuild the tables as jobs finish."""
+    """Run every job of ``the_plan`` not yet finished in ``out``; rebuild the tables as jobs finish.
+
+    ``run.json`` records the invocation, its thread budget, and its end time and outcome (also
+    when interrupted).
+    """
     store = RunStore(out)
     executor = executor or LocalExecutor()
-    _log_run(store, the_plan, argv)
+    invocation = _log_run(store, the_plan, argv, executor)
     store.write_tables()
-    todo = [j for j in the_plan.jobs if not store.is_done(j.job_id)]
+    todo = interleave([j for j in the_plan.jobs if not store.is_done(j.job_id)])
     skipped = len(the_plan.jobs) - len(todo)
     records, busy = [store.record(j.job_id) for j in the_plan.jobs if store.is_done(j.job_id)], []
-    bar = tqdm(total=len(the_plan.jobs), initial=skipped, unit="job", desc="codecbench", disable=not progress)
-    last = time.monotonic()
+    eta = EtaModel(j.codec for j in todo)
+    bar = Progress(len(the_plan.jobs), "codecbench", "jobs", enabled=progress)
+    bar.update(skipped, postfix=eta.describe(0.0))
+    last, started, outcome = time.monotonic(), time.monotonic(), "interrupted"
     try:
         for job, record in executor.map(todo, store.root):
-            bar.update(1)
             if record is None:
                 busy.append(job.job_id)
+                eta.observe(job.codec, None)
                 bar.write(f"skipped {job.job_id}: another run is working on it")
-                continue
-            records.append(record)
-            if record.get("status") != "ok":
-                first = str(record.get("error", "")).strip().splitlines()[:1]
-                bar.write(f"FAILED {job.job_id}: {first[0] if first else 'unknown error'}")
+            else:
+                records.append(record)
+                eta.observe(job.codec, record.get("job_seconds"))
+                if record.get("status") != "ok":
+                    first = str(record.get("error", "")).strip().splitlines()[:1]
+                    bar.write(f"FAILED {job.job_id}: {first[0] if first else 'unknown error'}")
+            bar.update(1, postfix=eta.describe(time.monotonic() - started))
             if time.monotonic() - last > table_interval:
                 store.write_tables()
                 last = time.monotonic()
+        failed = sum(1 for r in records if r is not None and r.get("status") != "ok")
+        outcome = "failed jobs" if failed else "held by another run" if busy else "ok"
+    except BaseException as e:
+        outcome = "interrupted" if isinstance(e, KeyboardInterrupt) else f"error: {type(e).__name__}: {e}"
+        raise
     finally:
         bar.close()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             store.write_tables(aggregate_distribution_metrics(store, the_plan.metrics))
+        done = [r for r in records if r is not None]
+        counts = {
+            "planned": len(the_plan.jobs),
+            "already_finished": skipped,
+            "ok": sum(1 for r in done if r.get("status") == "ok") - skipped,
+            "failed": sum(1 for r in done if r.get("status") != "ok"),
+            "held_by_another_run": len(busy),
+        }
+        _finish_run(store, invocation, outcome, counts)
     return Summary([r for r in records if r is not None], busy, skipped)

@@ -40,6 +40,8 @@ class Codec(ABC):
     options_spec: ClassVar[Mapping[str, Option]] = {}
     #: Resources a job of this codec asks a scheduler for.
     resources: ClassVar[Mapping[str, float]] = {"cpu": 1.0}
+    #: True when the codec cannot use more than one thread: its jobs then get a budget of 1.
+    single_threaded: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         self.options: dict[str, Any] = resolve_options(self.name, self.options_spec, options)

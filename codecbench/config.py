@@ -21,7 +21,7 @@ import yaml
 from codecbench.errors import CodecbenchError
 
 KNOWN_KEYS = {
-    "codecs", "dataset", "root", "out", "frames", "sequences", "workers", "metrics",
+    "codecs", "dataset", "root", "out", "frames", "sequences", "workers", "threads", "metrics",
     "codec_options", "metric_options", "executor", "executor_options", "address", "anchor", "report",
 }  # fmt: skip
 

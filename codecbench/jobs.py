@@ -27,6 +27,9 @@ class Job:
     clip: Clip
     metrics: tuple[str, ...] = ()
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Thread budget of the job (0: the process's own); not part of the identity, since no codec's
+    #: bitstream may depend on it.
+    threads: int = 0
 
     @property
     def key(self) -> str:

@@ -22,6 +22,7 @@ from codecbench.codec import Codec
 from codecbench.errors import CodecbenchError, CodecUnavailableError
 from codecbench.jobs import Job, slug
 from codecbench.store import RunStore
+from codecbench.threads import apply_budget, job_threads
 from codecbench.video import Clip
 from codecbench.yuv import YuvWriter, sha256_file, yuv_to_rgb
 
@@ -81,7 +82,10 @@ def decode_to_file(codec: Codec, bitstream: Path, clip: Clip, out: Path, workdir
 
 def execute(job: Job, store: RunStore) -> dict[str, Any]:
     """Run ``job`` and return its record (not yet committed); raises on any failure."""
+    started = time.perf_counter()
     codec = registry.create_codec(job.codec, job.codec_options)
+    budget = 1 if codec.single_threaded else job.threads or job_threads()
+    apply_budget(budget)
     record = _base_record(job, codec)
     avail = codec.available()
     if not avail:
@@ -146,6 +150,8 @@ def execute(job: Job, store: RunStore) -> dict[str, Any]:
         metrics=metrics,
         per_frame=per_frame,
         encode_details=details,
+        threads=apply_budget(budget),
+        job_seconds=round(time.perf_counter() - started, 4),
         status="ok",
         error="",
         finished_at=_now(),

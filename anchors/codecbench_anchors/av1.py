@@ -35,7 +35,8 @@ class AV1(FFmpegCodec):
     def codec_args(self, rate: str, intra_period: str, bit_depth: str) -> list[str]:
         """``-cpu-used`` (the preset), rate control, look-ahead (0 for low delay) and keyframe distance."""
         o = self.options
-        args = ["-cpu-used", o["preset"]]
+        # Row multi-threading makes libaom's output depend on the thread count; tile threads do not.
+        args = ["-cpu-used", o["preset"], "-row-mt", "0"]
         if o["mode"] == "bitrate":
             args += ["-b:v", f"{rate}k"]
         else:

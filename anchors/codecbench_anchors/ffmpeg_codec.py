@@ -29,6 +29,7 @@ from codecbench.errors import (
 )
 from codecbench.options import Option
 from codecbench.requirements import Requirement
+from codecbench.threads import job_threads
 from codecbench.video import Clip, Frame, VideoFormat
 from codecbench_anchors.rates import BPP_LADDER, RATE_PARAMETERS, RatePoint, parse_rate_point
 from codecbench_anchors.y4m import read_y4m
@@ -257,7 +258,12 @@ class FFmpegCodec(Codec):
         args += ["-pix_fmt", self.encoder_pix_fmts[fmt.bit_depth], "-c:v", self.encoder]
         period = self.intra_period(clip.fps)
         args += self.codec_args(self.format_rate(rate, clip), str(period), str(fmt.bit_depth))
+        args = self.with_threads(args, job_threads())
         return [*args, "-f", self.raw_format, str(out)]
+
+    def with_threads(self, args: list[str], threads: int) -> list[str]:
+        """Encoder arguments holding the encoder to ``threads``; no anchor's bitstream depends on them."""
+        return [*args, "-threads", str(threads)]
 
     def encode(self, clip: Clip, rate_point: str, workdir: Path) -> Path:
         self.check_format(clip.format)
@@ -281,7 +287,7 @@ class FFmpegCodec(Codec):
         """ffmpeg command decoding the raw stream to Y4M on stdout, frames neither dropped nor doubled."""
         return [
             exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-xerror",
-            "-c:v", decoder, "-f", self.raw_format, "-i", str(bitstream),
+            "-threads", str(job_threads()), "-c:v", decoder, "-f", self.raw_format, "-i", str(bitstream),
             "-map", "0:v:0", "-fps_mode", "passthrough", "-strict", "-1", "-f", "yuv4mpegpipe", "-",
         ]  # fmt: skip
 

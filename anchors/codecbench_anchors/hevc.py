@@ -58,3 +58,8 @@ class HEVC(FFmpegCodec):
         if o["params"]:
             params.append(o["params"])
         return [*args, "-x265-params", ":".join(params)]
+
+    def with_threads(self, args: list[str], threads: int) -> list[str]:
+        """x265's worker pool size joins its parameters (``pools``); frame threads stay as configured."""
+        at = args.index("-x265-params") + 1
+        return [*args[:at], f"{args[at]}:pools={threads}", *args[at + 1 :], "-threads", str(threads)]

@@ -45,6 +45,8 @@ class ReferenceCodec(Codec):
     """A reference encoder/decoder pair driven by a cfg file and command-line overrides."""
 
     rate_parameter = "qp"
+    #: HM and VTM encode on one thread.
+    single_threaded = True
     #: Prefix of the environment variables: ``{prefix}_ROOT``, ``_ENCODER``, ``_DECODER``, ``_CFG``.
     env_prefix: ClassVar[str]
     encoder_names: ClassVar[tuple[str, ...]]

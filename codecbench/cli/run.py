@@ -12,6 +12,7 @@ from codecbench.datasets import resolve
 from codecbench.errors import CodecbenchError
 from codecbench.executors import EXECUTORS, get_executor
 from codecbench.options import parse_assignments
+from codecbench.threads import apply_budget, default_threads
 
 DEFAULT_OUT = "codecbench-out"
 
@@ -32,6 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, help="use only the first N frames of every sequence")
     p.add_argument("--sequences", help="comma-separated sequence names to use")
     p.add_argument("--workers", type=int, help="jobs in parallel on this machine (default 1)")
+    p.add_argument(
+        "--threads", type=int,
+        help="threads per job for torch, encoders and libvmaf (default: cores // workers, at least 1)",
+    )  # fmt: skip
     p.add_argument("--metrics", help="comma-separated metrics (default: every available one that fits)")
     p.add_argument(
         "--codec-opt", action="append", metavar="CODEC.KEY=VALUE",
@@ -72,6 +77,7 @@ def _merge(args: argparse.Namespace) -> dict:
         "frames": pick("frames"),
         "sequences": as_list(pick("sequences")),
         "workers": int(pick("workers", 1)),
+        "threads": pick("threads"),
         "metrics": as_list(pick("metrics")),
         "executor": pick("executor", "local"),
         "address": pick("address"),
@@ -87,6 +93,8 @@ def _merge(args: argparse.Namespace) -> dict:
         raise CodecbenchError("--frames must be at least 1")
     if settings["workers"] < 1:
         raise CodecbenchError("--workers must be at least 1")
+    if settings["threads"] is not None and int(settings["threads"]) < 1:
+        raise CodecbenchError("--threads must be at least 1")
     return settings
 
 
@@ -107,8 +115,14 @@ def _executor_options(items: list[str] | None, configured: dict) -> dict:
 
 def main(args: argparse.Namespace) -> int:
     s = _merge(args)
+    # Jobs on an existing cluster get one thread each, as each of its tasks asks for one CPU.
+    remote = s["executor"] != "local" and s["address"]
+    threads = int(s["threads"] or (1 if remote else default_threads(s["workers"])))
+    apply_budget(threads)  # before anything in this process loads torch or OpenMP
     selection = resolve(s["dataset"], s["root"], s["frames"], s["sequences"])
-    the_plan = plan(s["codecs"], selection, s["codec_options"], s["metrics"], s["metric_options"])
+    the_plan = plan(
+        s["codecs"], selection, s["codec_options"], s["metrics"], s["metric_options"], threads=threads
+    )
     for name, reason in the_plan.skipped_metrics.items():
         print(f"metric {name} skipped: {reason}", file=sys.stderr)
     for name, info in the_plan.codecs.items():
@@ -120,7 +134,8 @@ def main(args: argparse.Namespace) -> int:
     executor = get_executor(s["executor"], **executor_options)
     print(
         f"{len(the_plan.jobs)} jobs: {len(the_plan.codecs)} codec(s) x {len(selection.clips)} sequence(s) "
-        f"of {selection.dataset} x rate points; metrics: {', '.join(the_plan.metrics) or 'none'}; "
+        f"of {selection.dataset} x rate points, {s['workers']} at a time with {threads} thread(s) each; "
+        f"metrics: {', '.join(the_plan.metrics) or 'none'}; "
         f"output: {s['out']}",
         file=sys.stderr,
     )

@@ -8,13 +8,17 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from codecbench import threads
 from codecbench.executors.base import Executor
 from codecbench.jobs import Job
 from codecbench.runner import run_job
 
 
 class LocalExecutor(Executor):
-    """``workers == 1`` runs jobs in this process; more starts that many spawned worker processes."""
+    """``workers == 1`` runs jobs in this process; more starts that many spawned worker processes.
+
+    Each worker runs its jobs within their thread budget (:mod:`codecbench.threads`).
+    """
 
     name = "local"
 
@@ -28,7 +32,9 @@ class LocalExecutor(Executor):
             return
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
         try:
-            pending = {pool.submit(run_job, job, root): job for job in jobs}
+            # Workers start within the submits: they inherit the budget before numpy or torch load.
+            with threads.environ(max(job.threads for job in jobs) or threads.default_threads(self.workers)):
+                pending = {pool.submit(run_job, job, root): job for job in jobs}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:

@@ -34,6 +34,7 @@ from codecbench.executors.base import Executor
 from codecbench.jobs import Job
 from codecbench.runner import failure_record, run_job
 from codecbench.store import RunStore, atomic_write_bytes
+from codecbench.threads import budget_environ
 
 INSTALL_HINT = "pip install 'codecbench[ray]'  (or: pip install 'ray[default]>=2.30')"
 MODES = ("shared", "stream")
@@ -265,6 +266,9 @@ class RayExecutor(Executor):
                 ray.shutdown()
 
     def _task(self, ray: Any, fn: Any, opts: dict[str, Any], job: Job) -> Any:
+        """The job's task, its worker holding to the job's thread budget from its start."""
+        if job.threads:
+            opts = {**opts, "runtime_env": {"env_vars": budget_environ(job.threads)}}
         return ray.remote(fn).options(
             **opts, max_retries=self.max_retries, retry_exceptions=False, name=f"codecbench:{job.job_id}"
         )

@@ -2,7 +2,7 @@
 
 The static ffmpeg build embeds its models, chosen with ``model=version=vmaf_v0.6.1`` (or
 ``vmaf_v0.6.1neg``, the "no enhancement gain" variant that does not reward sharpening); no model
-file is needed. libvmaf runs on ``n_threads`` threads (default: every CPU this process may use).
+file is needed. libvmaf runs on ``n_threads`` threads (default: the job's thread budget, :mod:`codecbench.threads`).
 
 ffmpeg's two-input filters repeat the last frame of the shorter input, and a clip may use fewer
 frames than its file holds, so both inputs are trimmed to exactly the clip's frame count before
@@ -13,7 +13,6 @@ mean, which is libvmaf's own default pooling ("pooled_metrics" mean).
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import ClassVar
@@ -25,14 +24,8 @@ from codecbench.errors import CodecbenchError, InputFormatError, ToolError
 from codecbench.metrics.base import Metric
 from codecbench.options import Option
 from codecbench.requirements import Requirement
+from codecbench.threads import job_threads
 from codecbench.video import Clip
-
-
-def _threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def vmaf_filtergraph(frames: int, model: str, log_path: Path, n_threads: int) -> str:
@@ -54,10 +47,13 @@ def run_libvmaf(ref: Clip, dist: Clip, model: str, n_threads: int = 0, exe: str 
     fmt = ref.format
     with tempfile.TemporaryDirectory(prefix="codecbench-vmaf-") as tmp:
         log_path = Path(tmp) / "vmaf.json"
-        graph = vmaf_filtergraph(ref.frames, model, log_path, n_threads or _threads())
+        threads = n_threads or job_threads()
+        graph = vmaf_filtergraph(ref.frames, model, log_path, threads)
         args = [
             *ffmpeg.rawvideo_input(dist.path, fmt.pix_fmt, fmt.width, fmt.height, ref.fps),
             *ffmpeg.rawvideo_input(ref.path, fmt.pix_fmt, fmt.width, fmt.height, ref.fps),
+            "-filter_threads",
+            str(threads),
             "-filter_complex",
             graph,
             "-f",
@@ -79,7 +75,7 @@ class VMAF(Metric):
     unit = ""
     model: ClassVar[str] = "vmaf_v0.6.1"
     options_spec = {
-        "n_threads": Option(0, "libvmaf threads (0: every CPU this process may use)", int),
+        "n_threads": Option(0, "libvmaf threads (0: the job's thread budget)", int),
         "ffmpeg": Option("", "ffmpeg binary to use (default: $CODECBENCH_FFMPEG or imageio-ffmpeg's)"),
     }
 
