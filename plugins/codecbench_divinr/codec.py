@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from codecbench.codec import Codec, Option, Requirement
+from codecbench.codec import Availability, Codec, Option, Requirement
 from codecbench.errors import BitstreamError, CodecbenchError, CodecUnavailableError, UnsupportedInputError
 from codecbench.video import Clip, Frame, VideoFormat
 from codecbench.yuv import rgb_to_yuv
@@ -27,6 +27,7 @@ from codecbench_divinr.backbone import (
     missing_files,
     offline,
     warn_fallback,
+    weights_location,
 )
 from codecbench_divinr.config import DivInrConfig, InrSize
 from codecbench_divinr.encoder import fit_clip, latent_hw
@@ -162,9 +163,25 @@ class DivInrCodec(Codec):
             inference if o["inference_steps"] is None else o["inference_steps"],
         )
 
+    def _label_for(self, backbone: str) -> str:
+        """The label of results coded with ``backbone``: ``divinr[tiny]`` for the stand-in backbone."""
+        return "divinr[tiny]" if backbone == TINY else self.name
+
     @property
     def label(self) -> str:
-        return "divinr[tiny]" if self.effective_backbone() == TINY else self.name
+        return self._label_for(self.effective_backbone())
+
+    def available(self) -> Availability:
+        """Whether it runs here; ``stand_in`` is the fallback's label when the backbone's weights are not
+        on this machine. A local check (no hub request, no fallback warning), so listings stay fast."""
+        name, rev = self.options["backbone"], self.options["revision"]
+        backbone = name
+        if name != TINY:
+            probed = _PROBED.get((name, rev))  # this process's probe (the hub included), if it ran
+            missing = missing_files(name, rev) if probed is None else probed
+            backbone = TINY if missing and self.options["fallback"] else name
+        stand_in = self._label_for(backbone) if backbone == TINY else ""
+        return Availability.of(self.requirements(), stand_in=stand_in)
 
     @property
     def version(self) -> str:
@@ -187,15 +204,14 @@ class DivInrCodec(Codec):
         name, rev = self.options["backbone"], self.options["revision"]
         out = [Requirement("python", "torch", True, torch.__version__)]
         if name != TINY:
-            missing = missing_files(name, rev)
+            missing, where = missing_files(name, rev), weights_location(name)
             if not missing:
-                out.append(Requirement("weights", name, True, rev))
+                out.append(Requirement("weights", name, True, rev, where))
             elif self.options["fallback"]:
-                out.append(
-                    Requirement("weights", name, True, f"MISSING {', '.join(missing)}: falls back to tiny")
-                )
+                detail = f"MISSING {', '.join(missing)}: falls back to tiny"
+                out.append(Requirement("weights", name, True, detail, where))
             else:
-                out.append(Requirement("weights", name, False, f"needs {', '.join(missing)}"))
+                out.append(Requirement("weights", name, False, f"needs {', '.join(missing)}", where))
         if self.options["shared"]:
             folder = Path(self.options["shared"])
             ok = all((folder / f).is_file() for f in ("adapters.safetensors", "context.safetensors"))
@@ -261,6 +277,7 @@ class DivInrCodec(Codec):
             device=_device(self.options["device"]),
             checkpoint_every=self.options["checkpoint_every"],
             progress=self.options["progress"],
+            label=f"{self.label} {clip.name} @ {rate_point}",
             trainer_options={k: self.options[k] for k in ("devices", "strategy", "precision", "num_nodes")},
         )
         payload = export_payload(module, clip)

@@ -20,6 +20,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch.utils.data import DataLoader, Dataset
 
+from codecbench.progress import Progress
 from codecbench.video import Clip
 from codecbench.yuv import yuv_to_rgb
 from codecbench_divinr.config import DivInrConfig
@@ -113,6 +114,31 @@ def quiet_lightning() -> Iterator[None]:
                 lg.setLevel(level)
 
 
+class StepProgress(Callback):
+    """One progress line per encode, naming the sequence and rate point, with its optimisation steps.
+
+    Replaces Lightning's epoch bar and loss block; in a log it writes occasional plain lines.
+    """
+
+    def __init__(self, desc: str, steps: int) -> None:
+        self.desc, self.steps = desc, steps
+        self.bar: Progress | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.bar = Progress(self.steps, self.desc, "steps", nested=True)
+        self.bar.update(trainer.global_step)
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
+        if self.bar is not None:
+            loss = trainer.callback_metrics.get("loss")
+            self.bar.update(1, postfix=f"loss {float(loss):.4g}" if loss is not None else None)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def fit_clip(
     clip: Clip,
     cfg: DivInrConfig,
@@ -125,8 +151,12 @@ def fit_clip(
     progress: bool = True,
     callbacks: Sequence[Callback] = (),
     trainer_options: dict | None = None,
+    label: str = "",
 ) -> DivInrModule:
-    """Fit the INR (and per-video adapters) of ``clip`` under ``cfg``; returns the fitted module on CPU."""
+    """Fit the INR (and per-video adapters) of ``clip`` under ``cfg``; returns the fitted module on CPU.
+
+    ``progress`` shows one line named ``label`` (default: the clip's name) counting the steps.
+    """
     device = device or torch.device("cpu")
     fmt = clip.format
     module = DivInrModule(
@@ -167,7 +197,7 @@ def fit_clip(
                 num_nodes=int(extra.pop("num_nodes", 1)),
                 logger=False,
                 enable_model_summary=False,
-                enable_progress_bar=progress,
+                enable_progress_bar=False,
                 default_root_dir=str(workdir),
                 callbacks=[
                     ModelCheckpoint(
@@ -177,6 +207,7 @@ def fit_clip(
                         save_top_k=1,
                         save_last=True,
                     ),
+                    *([StepProgress(label or f"divinr {clip.name}", cfg.steps)] if progress else []),
                     *callbacks,
                 ],
             )
