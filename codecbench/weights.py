@@ -66,12 +66,12 @@ class WeightFile:
 
     def requirement(self) -> Requirement:
         if self.present():
-            return Requirement("weights", self.name, True, str(self.path))
+            return Requirement("weights", self.name, True, str(self.path), str(self.path))
         if self.store == "torch_hub":
             how = f"run `codecbench weights download {self.name}` or copy it from {self.url}"
         else:
             how = f"install the {self.store.removeprefix('package:')} package, which ships it"
-        return Requirement("weights", self.name, False, f"needs file {self.path}; {how}")
+        return Requirement("weights", self.name, False, f"needs file {self.path}; {how}", str(self.path))
 
 
 WEIGHTS: dict[str, WeightFile] = {

@@ -165,7 +165,8 @@ class CompressAICodec(Codec):
             present = path is not None and path.is_file()
             can_fetch = ckpt is None and self.options["download"]
             detail = str(path) if present or not can_fetch else f"{path} (downloads on first use)"
-            reqs.append(Requirement("weights", f"{self.name} {metric} q{q}", present or can_fetch, detail))
+            name = f"{self.name} {metric} q{q}"
+            reqs.append(Requirement("weights", name, present or can_fetch, detail, str(path or "")))
         return reqs
 
     def model(self, metric: str, quality: int) -> tuple[torch.nn.Module, bytes]:

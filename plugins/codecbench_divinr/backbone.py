@@ -182,6 +182,19 @@ def missing_files(name: str, revision: str = "main") -> list[str]:
     return out
 
 
+def weights_location(name: str) -> str:
+    """The folder :func:`missing_files` looks in for backbone ``name``: the local folder, or the
+    backbone's folder in the Hugging Face cache ("" for ``tiny``)."""
+    if name == TINY:
+        return ""
+    path = Path(name).expanduser()
+    if path.is_dir() or path.is_absolute() or name.startswith((".", "~")):
+        return str(path)
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    return str(Path(HF_HUB_CACHE) / f"models--{name.replace('/', '--')}")
+
+
 def load_backbone(name: str, revision: str = "main", seed: int = 0) -> Backbone:
     """Load a backbone: ``tiny``, a local folder in the SVD layout, or a hub id (cache, offline mode).
 
