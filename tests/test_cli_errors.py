@@ -121,7 +121,7 @@ def test_bad_config_file(toy_plugin, tmp_path, capsys):
 def test_config_file_drives_a_run(toy_plugin, tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text(
-        'codecs = ["toy"]\nframes = 2\nsequences = "Clouds"\nmetrics = ["psnr_y"]\nreport = false\n'
+        'codecs = ["toy"]\ndataset = "sample"\nframes = 2\nsequences = "Clouds"\nmetrics = ["psnr_y"]\nreport = false\n'
         '[codec_options.toy]\nrate_points = "16,8"\n'
     )
     proc = InProcess(capsys, "run", "--config", cfg, "--out", tmp_path / "o", "--quiet")

@@ -88,3 +88,46 @@ def test_folder_errors(tmp_path):
 def test_missing_files_of_named_dataset_say_how_to_get_them(tmp_path):
     with pytest.raises(CodecbenchError, match="missing under"):
         resolve("uvg", root=tmp_path)
+
+
+def test_natural_is_built_from_real_sources_and_pinned(tmp_path, monkeypatch):
+    from codecbench.datasets import natural
+
+    monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path))
+    sel = resolve("natural")
+    assert sel.dataset == "natural" and [c.name for c in sel.clips] == ["Office", "Railing", "Sidewalk"]
+    for clip, recipe in zip(sel.clips, natural.RECIPES):
+        assert clip.frames >= 16 and (clip.format.width, clip.format.height) == (384, 256)
+        assert sha256_file(clip.path) == recipe.sha256
+    frames = [next(c.read()).y for c in sel.clips]
+    assert all(f.std() > 20 for f in frames)  # camera content, not flat frames
+    assert len({f.tobytes() for f in frames}) == 3
+
+
+def test_natural_refuses_bytes_that_differ_from_the_pin(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from codecbench.datasets import natural
+
+    monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path))
+    bad = replace(natural.RECIPES[0], sha256="0" * 64)
+    monkeypatch.setattr(natural, "RECIPES", (bad,))
+    with pytest.raises(CodecbenchError, match="pinned SHA-256"):
+        natural.natural_root()
+    assert not list(tmp_path.rglob("*.yuv")) and not list(tmp_path.rglob("manifest.json"))
+
+
+def test_natural_names_the_missing_package(monkeypatch):
+    from dataclasses import replace
+
+    from codecbench.datasets import natural
+
+    missing = replace(natural.BIKES, distribution="no-such-package-codecbench")
+    with pytest.raises(CodecbenchError, match="pip install no-such-package-codecbench"):
+        missing.locate()
+
+
+def test_run_defaults_to_natural_video():
+    from codecbench.datasets.registry import DEFAULT_DATASET
+
+    assert DEFAULT_DATASET == "natural"

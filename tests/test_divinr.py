@@ -320,7 +320,17 @@ def test_default_ladder_under_the_real_harness(tmp_path: Path) -> None:
     from codecbench.cli import main
 
     out = str(tmp_path / "run")
-    args = ["run", "--codecs", "divinr", "--sequences", "Clouds", "--metrics", "psnr_y"]
+    args = [
+        "run",
+        "--codecs",
+        "divinr",
+        "--dataset",
+        "sample",
+        "--sequences",
+        "Clouds",
+        "--metrics",
+        "psnr_y",
+    ]
     args += ["--codec-opt", "divinr.steps=2", "--no-report", "--quiet", "--out", out]
     assert main(args) == 0
     rows = pd.read_csv(Path(out) / "results.csv")

@@ -35,7 +35,19 @@ from codecbench.executors.ray_cluster import (  # noqa: E402
     task_resources,
 )
 
-RUN = ["run", "--codecs", "toy", "--frames", "3", "--metrics", "psnr_y", "--no-report", "--quiet"]
+RUN = [
+    "run",
+    "--codecs",
+    "toy",
+    "--dataset",
+    "sample",
+    "--frames",
+    "3",
+    "--metrics",
+    "psnr_y",
+    "--no-report",
+    "--quiet",
+]
 TIMING = ["encode_seconds", "decode_seconds", "finished_at"]
 
 KILLER = '''

@@ -16,7 +16,19 @@ from codecbench.datasets import resolve
 from codecbench.schema import RESULT_COLUMNS
 from codecbench.yuv import read_yuv
 
-RUN = ["run", "--codecs", "toy", "--frames", "3", "--metrics", "psnr_y", "--no-report", "--quiet"]
+RUN = [
+    "run",
+    "--codecs",
+    "toy",
+    "--dataset",
+    "sample",
+    "--frames",
+    "3",
+    "--metrics",
+    "psnr_y",
+    "--no-report",
+    "--quiet",
+]
 TIMING = ["encode_seconds", "decode_seconds", "finished_at"]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from codecbench.benchmark import plan, run_benchmark
 from codecbench.config import as_list, load_config
 from codecbench.datasets import resolve
+from codecbench.datasets.registry import DEFAULT_DATASET
 from codecbench.errors import CodecbenchError
 from codecbench.executors import EXECUTORS, get_executor
 from codecbench.options import parse_assignments
@@ -26,7 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--codecs", help="comma-separated codec names (see: codecbench list codecs)")
     p.add_argument(
-        "--dataset", help="dataset name or folder of Name_WxH_FPS[_10bit].yuv files (default: sample)"
+        "--dataset",
+        help=f"dataset name or folder of Name_WxH_FPS[_10bit].yuv files (default: {DEFAULT_DATASET})",
     )
     p.add_argument("--root", type=Path, help="where a named dataset's files are (default: its cache folder)")
     p.add_argument("--out", type=Path, help=f"run folder (default: ./{DEFAULT_OUT})")
@@ -71,7 +73,7 @@ def _merge(args: argparse.Namespace) -> dict:
 
     settings = {
         "codecs": as_list(pick("codecs")),
-        "dataset": pick("dataset", "sample"),
+        "dataset": pick("dataset", DEFAULT_DATASET),
         "root": pick("root"),
         "out": Path(pick("out", DEFAULT_OUT)),
         "frames": pick("frames"),

@@ -1,4 +1,4 @@
-"""Named datasets: the embedded sample, the standard test sets of the catalog, and folders of YUV files."""
+"""Named datasets: the embedded natural and sample sets, the standard test sets, and folders of YUV files."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from codecbench.datasets.base import Dataset
 from codecbench.datasets.folder import folder_dataset
+from codecbench.datasets.natural import NATURAL, natural_root
 from codecbench.datasets.sample import SAMPLE, sample_root
 from codecbench.errors import UnknownNameError
 from codecbench.paths import data_root
@@ -17,7 +18,13 @@ def datasets() -> dict[str, Dataset]:
     """Every named dataset, by name."""
     from codecbench.datasets.catalog import DATASETS
 
-    return {d.name: d for d in (SAMPLE, *DATASETS)}
+    return {d.name: d for d in (NATURAL, SAMPLE, *DATASETS)}
+
+
+#: Datasets built on this machine on first use, and the function that builds them (returns the folder).
+EMBEDDED = {NATURAL.name: natural_root, SAMPLE.name: sample_root}
+#: The dataset ``codecbench run`` uses when none is named.
+DEFAULT_DATASET = NATURAL.name
 
 
 def get_dataset(name: str) -> Dataset:
@@ -51,5 +58,6 @@ def resolve(
         where = path
     else:
         ds = get_dataset(spec)
-        where = sample_root() if ds is SAMPLE else Path(root) if root else data_root(ds.name)
+        build = EMBEDDED.get(ds.name)
+        where = build() if build else Path(root) if root else data_root(ds.name)
     return Selection(ds.name, where, ds.clips(where, frames=frames, names=sequences))
