@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import json
 import os
 from pathlib import Path
@@ -218,3 +219,105 @@ def test_file_names_never_escape_results(good: dict[str, Any], tmp_path: Path) -
     with pytest.raises(CodecbenchError, match="symbolic link"):
         build(results)
     assert list(outside.iterdir()) == []
+
+
+# --- versions: free text from real encoders, still no markup -----------------------------------
+
+REAL_VERSIONS = [
+    "x265 4.3+49-020d7054; ffmpeg version n9.0.2-17-g2a571b6068-20260930",
+    "VVenC 1.15.0-dev; ffmpeg version n9.0.2-17-g2a571b6068-20260930",
+    "libaom v3.15.1; ffmpeg version n9.0.2-17-g2a571b6068-20260930",
+    "codecbench_divinr 0.1.0; backbone stabilityai/stable-video-diffusion-img2vid-xt@main; "
+    "diffusers 0.35.1; torch 2.14.1+cu130",
+    "compressai 1.2.6, torch 2.4.0+cu121",
+    "HM 18.0 (/opt/HM/bin/TAppEncoderStatic)",
+    "toy-codec 0.1.0; zlib 1.3.1",
+    "1.0~rc1 [debian]",
+]
+
+
+@pytest.mark.parametrize("version", REAL_VERSIONS)
+def test_real_encoder_versions_are_accepted(good: dict[str, Any], version: str) -> None:
+    validate(_mutate(_mutate(good, "codec.version", version), "anchor.version", version))
+
+
+HOSTILE_VERSIONS = [
+    ("<script>alert(1)</script>", "is not a valid version"),
+    ("1.0 <b>bold</b>", "is not a valid version"),
+    ("1.0 & co", "is not a valid version"),
+    ('1.0" onmouseover="alert(1)', "is not a valid version"),
+    ("1.0' x", "is not a valid version"),
+    ("1.0 `rm -rf`", "is not a valid version"),
+    ("1.0\\x", "is not a valid version"),
+    ("1.0\nInjected: line", "is not a valid version"),
+    ("1.0\n", "is not a valid version"),  # a trailing newline is refused too (fullmatch, not $)
+    ("1.0\ttab", "is not a valid version"),
+    ("1.0\x00", "is not a valid version"),
+    ("1.0\u202egnp.exe", "is not a valid version"),  # bidi override
+    ("x" * 201, "is not a valid version"),
+    (" 1.0", "is not a valid version"),
+    ("", "is not a valid version"),
+    (["1.0"], "must be a string, got array"),
+]
+
+
+@pytest.mark.parametrize(
+    ("version", "message"), HOSTILE_VERSIONS, ids=[repr(v)[:24] for v, _ in HOSTILE_VERSIONS]
+)
+@pytest.mark.parametrize("where", ["codec.version", "anchor.version", "codecbench_version"])
+def test_hostile_versions_are_refused(good: dict[str, Any], where: str, version: Any, message: str) -> None:
+    with pytest.raises(SubmissionError) as info:
+        validate(_mutate(good, where, version))
+    assert f"$.{where}: " in str(info.value) and message in str(info.value)
+
+
+def test_names_keep_their_strict_rules(good: dict[str, Any]) -> None:
+    """Names stay narrower than versions: no ';' or '/', no trailing newline; ':' and '@' are fine
+    (labels such as ``mbt2018[ckpt:mine]``, rate points such as ``m@5``)."""
+    for bad in ("hevc; x", "a/b", "hevc\n", "x" * 101):
+        with pytest.raises(SubmissionError, match="is not a valid name"):
+            validate(_mutate(good, "codec.name", bad))
+    validate(_mutate(good, "codec.name", "mbt2018[ms-ssim,ckpt:mine]"))
+    validate(_mutate(good, "rows.0.rate_point", "m@5"))
+
+
+def _with_versions(run_dir: Path, tmp_path: Path, versions: dict[str, str]) -> Path:
+    """A copy of the synthetic run whose rows carry these codec versions."""
+    import shutil
+
+    import pandas as pd
+
+    copy_dir = tmp_path / "run"
+    shutil.copytree(run_dir, copy_dir)
+    results = pd.read_csv(copy_dir / "results.csv")
+    results["codec_version"] = results["codec"].map(versions)
+    results.to_csv(copy_dir / "results.csv", index=False)
+    return copy_dir
+
+
+def test_bracketed_label_and_real_versions_export_submit_build(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    divinr = "codecbench_divinr 0.1.0; backbone tiny@tiny-v2; diffusers 0.35.1; torch 2.14.1+cu130"
+    hevc = "x265 4.3+49-020d7054; ffmpeg version n9.0.2-17-g2a571b6068-20260930"
+    vvc = "VVenC 1.15.0-dev; ffmpeg version n9.0.2-17-g2a571b6068-20260930 <b>"  # hostile tail
+    run = _with_versions(run_dir, tmp_path, {"divinr[tiny]": divinr, "hevc": hevc, "vvc": vvc})
+    results = tmp_path / "results"
+    out = tmp_path / "divinr.json"
+    assert main(["leaderboard", "export", str(run), "--codec", "divinr[tiny]", "--out", str(out)]) == 0
+    sub = json.loads(out.read_text())
+    assert sub["codec"]["name"] == "divinr[tiny]" and sub["codec"]["version"] == divinr
+    assert sub["anchor"]["version"] == hevc
+    assert main(["leaderboard", "--results-dir", str(results), "submit", str(out)]) == 0
+    stored = list((results / "submissions" / "sample").iterdir())
+    assert [p.name.split("--")[0] for p in stored] == ["divinr-tiny"]  # slugged, no brackets in paths
+    # An export whose version could be markup is refused before anything is written.
+    bad = tmp_path / "vvc.json"
+    assert main(["leaderboard", "export", str(run), "--codec", "vvc", "--out", str(bad)]) == 2
+    assert "$.codec.version" in capsys.readouterr().err and not bad.exists()
+    assert main(["leaderboard", "--results-dir", str(results), "build"]) == 0
+    md = (results / "leaderboard" / "leaderboard.md").read_text()
+    md_version = divinr.replace("_", "\\_")  # Markdown-escaped
+    assert f"| 1 | divinr\\[tiny\\] (stand-in) | {md_version} | +25.00 %" in md
+    page = (results / "leaderboard" / "index.html").read_text()
+    assert f"<td>divinr[tiny]</td><td>{html.escape(divinr)}</td>" in page and "stand-in model" in page

@@ -27,8 +27,21 @@ MAX_STRING = 500
 MAX_DEPTH = 8
 #: The leaderboard ranks every codec against this anchor plugin.
 ANCHOR_PLUGIN = "hevc"
-#: Codec, dataset, sequence, metric, rate point and version names: no markup, no path separators.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=,()\[\]\- ]{0,99}$")
+#: Codec, dataset, sequence, metric and rate point names: no markup, no path separators, no quotes.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=,:@()\[\]\- ]{0,99}$")
+NAME_RULE = (
+    "letters, digits, space and _.+=,:@()[]- only, at most 100 characters, starting with a letter or digit"
+)
+#: Versions are free text such as ``VVenC 1.15.0-dev; ffmpeg version n9.0.2-17-g2a571b6068`` or
+#: ``codecbench_divinr 0.1.0; backbone org/model@main; torch 2.4.0+cu121``: a wider character set
+#: and length than names, still without markup (<>&"'`), backslashes or control characters. They
+#: are HTML- and Markdown-escaped wherever they are shown and never used as paths.
+MAX_VERSION = 200
+VERSION_RE = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.+=,;:/@~()\[\]\- ]{{0,{MAX_VERSION - 1}}}$")
+VERSION_RULE = (
+    f"letters, digits, space and _.+=,;:/@~()[]- only, at most {MAX_VERSION} characters, "
+    "starting with a letter or digit"
+)
 #: Allowed relative error between a row's bpp and bytes * 8 / (width * height * frames).
 BPP_TOLERANCE = 1e-3
 
@@ -119,12 +132,17 @@ class _Checker:
         if not isinstance(value, str):
             self.fail(where, f"must be a string, got {_type(value)}")
             return None
-        if not NAME_RE.match(value):
-            self.fail(
-                where,
-                f"{_clip(value)!r} is not a valid name (letters, digits, space and _.+=,()[]- only, "
-                "at most 100 characters, starting with a letter or digit)",
-            )
+        if not NAME_RE.fullmatch(value):
+            self.fail(where, f"{_clip(value)!r} is not a valid name ({NAME_RULE})")
+            return None
+        return value
+
+    def version(self, value: Any, where: str) -> str | None:
+        if not isinstance(value, str):
+            self.fail(where, f"must be a string, got {_type(value)}")
+            return None
+        if not VERSION_RE.fullmatch(value):
+            self.fail(where, f"{_clip(value)!r} is not a valid version ({VERSION_RULE})")
             return None
         return value
 
@@ -295,12 +313,14 @@ def validate(data: dict[str, Any], source: str = "submission") -> Submission:
     if c.problems:
         raise SubmissionError(source, c.problems)
     codec = c.obj(data["codec"], "$.codec", ("name", "plugin", "version", "config"))
-    for key in ("name", "plugin", "version"):
+    for key in ("name", "plugin"):
         if key in codec:
             c.name(codec[key], f"$.codec.{key}")
+    if "version" in codec:
+        c.version(codec["version"], "$.codec.version")
     c.free(codec.get("config"), "$.codec.config")
     c.free(data["environment"], "$.environment")
-    c.name(data["codecbench_version"], "$.codecbench_version")
+    c.version(data["codecbench_version"], "$.codecbench_version")
     if not isinstance(data["date"], str):
         c.fail("$.date", "must be an ISO 8601 string")
     else:
@@ -348,9 +368,11 @@ def validate(data: dict[str, Any], source: str = "submission") -> Submission:
     _check_rows(c, data["rows"], "$.rows", sequences, metrics)
     _check_dataset_metrics(c, data.get("dataset_metrics"), "$.dataset_metrics")
     anchor = c.obj(data["anchor"], "$.anchor", ("name", "plugin", "version", "config", "rows"))
-    for key in ("name", "plugin", "version"):
+    for key in ("name", "plugin"):
         if key in anchor:
             c.name(anchor[key], f"$.anchor.{key}")
+    if "version" in anchor:
+        c.version(anchor["version"], "$.anchor.version")
     if anchor.get("plugin") != ANCHOR_PLUGIN:
         c.fail(
             "$.anchor.plugin", f"must be {ANCHOR_PLUGIN!r}: the leaderboard ranks every codec against HEVC"
