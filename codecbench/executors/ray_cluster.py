@@ -232,6 +232,8 @@ class RayExecutor(Executor):
             key = (job.codec, job.codec_config)
             if key not in by_config:
                 declared = declared_resources(job)
+                # A task asks for at least as many CPUs as the threads it will run.
+                declared["cpu"] = max(declared.get("cpu", 1.0), float(job.threads))
                 if self.require_gpus and declared.get("gpu", 0) > max(
                     (n.get("GPU", 0.0) for n in nodes), default=0.0
                 ):
