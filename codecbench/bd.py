@@ -23,9 +23,13 @@ improve with rate is *flagged* (``monotonic=False`` and a ``warning``), never si
 
 Dataset averages are the plain mean over sequences of the per-sequence values (as papers and JVET
 CTC report them); they are ``NaN`` when any sequence has no value, so that an average over a subset
-is never passed off as the dataset's. Confidence intervals are percentile bootstrap intervals over
+is never passed off as the dataset's; the row's ``warning`` then names the sequences without a value
+and why. Confidence intervals (``ci_low``, ``ci_high``) are percentile bootstrap intervals over
 sequences: ``n_boot`` resamples (default 2000) of the sequences with replacement, drawn from
-``numpy.random.default_rng(seed)`` (default seed 0), so they are reproducible.
+``numpy.random.default_rng(seed)`` (default seed 0), so they are reproducible. They are given only
+from :data:`MIN_CI_SEQUENCES` sequences on: with fewer the bootstrap interval is no confidence
+interval at all (with three sequences it is exactly the smallest and largest per-sequence value),
+so a dataset row carries the per-sequence range instead (``seq_min``, ``seq_max``, always filled).
 """
 
 from __future__ import annotations
@@ -45,6 +49,14 @@ MODES: tuple[str, ...] = ("rate", "quality")
 MIN_POINTS = 4
 #: Value of ``sequence`` in rows that hold a dataset average or a dataset-level metric (FID).
 ALL_SEQUENCES = "*"
+#: Fewest sequences for a bootstrap confidence interval of a dataset mean; below, only the range.
+MIN_CI_SEQUENCES = 5
+#: Why a dataset row with fewer than :data:`MIN_CI_SEQUENCES` sequences has a range, not an interval.
+RANGE_NOTE = (
+    f"with fewer than {MIN_CI_SEQUENCES} sequences a bootstrap interval is no confidence interval "
+    "(with 3 it is exactly the smallest and largest per-sequence value), so the per-sequence range "
+    "(min to max) is shown instead"
+)
 
 #: Columns of :func:`bd_table`'s result.
 TABLE_COLUMNS = [
@@ -58,6 +70,8 @@ TABLE_COLUMNS = [
     "value",
     "ci_low",
     "ci_high",
+    "seq_min",
+    "seq_max",
     "n_sequences",
     "monotonic",
     "warning",
@@ -75,6 +89,18 @@ _KNOWN_DIRECTIONS: tuple[tuple[str, bool], ...] = (
     ("kid", False),
     ("flip", False),
 )
+
+
+class BDUndefinedError(CodecbenchError):
+    """BD of a pair of curves cannot be computed.
+
+    ``reason`` says why in a few words for tables; ``who`` is the curve at fault ("anchor" or
+    "test", whose name then starts the phrase) or "" when it is about both curves.
+    """
+
+    def __init__(self, message: str, reason: str, who: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.reason, self.who, self.detail = reason, who, detail
 
 
 def metric_higher_is_better(metric: str) -> bool:
@@ -102,13 +128,15 @@ def _curve(rate: Sequence[float], quality: Sequence[float], who: str) -> tuple[n
     if r.ndim != 1 or r.shape != q.shape:
         raise CodecbenchError(f"{who} curve: {r.size} rates but {q.size} quality values")
     if r.size < MIN_POINTS:
-        raise CodecbenchError(
-            f"{who} curve has {r.size} rate point(s); BD needs at least {MIN_POINTS} per curve"
+        raise BDUndefinedError(
+            f"{who} curve has {r.size} rate point(s); BD needs at least {MIN_POINTS} per curve",
+            f"has {r.size} rate point(s), BD needs {MIN_POINTS}",
+            who,
         )
     if not (np.all(np.isfinite(r)) and np.all(np.isfinite(q))):
-        raise CodecbenchError(f"{who} curve has NaN or infinite values")
+        raise BDUndefinedError(f"{who} curve has NaN or infinite values", "has NaN or infinite values", who)
     if np.any(r <= 0):
-        raise CodecbenchError(f"{who} curve has a rate <= 0; rates must be positive")
+        raise BDUndefinedError(f"{who} curve has a rate <= 0; rates must be positive", "has a rate <= 0", who)
     return np.log10(r), q
 
 
@@ -117,9 +145,11 @@ def _integrator(x: np.ndarray, y: np.ndarray, method: str, who: str) -> Callable
     order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
     if np.any(np.diff(x) == 0):
-        raise CodecbenchError(
+        raise BDUndefinedError(
             f"{who} curve has repeated values on the axis it is interpolated along; "
-            "two rate points give the same value, so the curve cannot be interpolated"
+            "two rate points give the same value, so the curve cannot be interpolated",
+            "has two rate points with the same value",
+            who,
         )
     if method == "pchip":
         return scipy.interpolate.PchipInterpolator(x, y).integrate
@@ -138,10 +168,18 @@ def _mean_delta(
     lo = max(x_anchor.min(), x_test.min())
     hi = min(x_anchor.max(), x_test.max())
     if not hi > lo:
-        raise CodecbenchError(
+        rate = axis == "log-rate"
+
+        def span(x: np.ndarray) -> str:
+            a, b = (10 ** x.min(), 10 ** x.max()) if rate else (x.min(), x.max())
+            return f"{a:.4g} to {b:.4g}"
+
+        raise BDUndefinedError(
             f"the curves do not overlap in {axis}: anchor spans "
             f"[{x_anchor.min():.6g}, {x_anchor.max():.6g}], "
-            f"test spans [{x_test.min():.6g}, {x_test.max():.6g}]; BD is undefined"
+            f"test spans [{x_test.min():.6g}, {x_test.max():.6g}]; BD is undefined",
+            f"curves do not overlap in {'rate' if rate else axis} with the anchor",
+            detail=f"{'rate' if rate else axis}: anchor {span(x_anchor)}, test {span(x_test)}",
         )
     f_anchor = _integrator(x_anchor, y_anchor, method, "anchor")
     f_test = _integrator(x_test, y_test, method, "test")
@@ -290,6 +328,8 @@ class _Row:
     value: float
     ci_low: float = float("nan")
     ci_high: float = float("nan")
+    seq_min: float = float("nan")
+    seq_max: float = float("nan")
     n_sequences: int = 1
     monotonic: bool = True
     warning: str = ""
@@ -310,7 +350,10 @@ def bd_table(
 
     ``curves`` has the columns of :data:`CURVE_COLUMNS`. A pair that cannot be computed (too few
     points, no overlap, a sequence the anchor lacks) gets ``value=NaN`` and the reason in
-    ``warning``; its dataset average is then NaN too. The result has :data:`TABLE_COLUMNS`.
+    ``warning``; its dataset average is then NaN too, with a ``warning`` that names the sequences
+    without a value and the reason (the same wording the report's ranking shows). Dataset rows carry
+    the per-sequence range (``seq_min``, ``seq_max``) and, from :data:`MIN_CI_SEQUENCES` sequences
+    on, the bootstrap confidence interval. The result has :data:`TABLE_COLUMNS`.
     """
     if method not in METHODS:
         raise CodecbenchError(f"unknown BD method {method!r}; choose one of {', '.join(METHODS)}")
@@ -351,13 +394,16 @@ def _codec_rows(
 ) -> list[_Row]:
     codec, anchor, dataset = p.codec, p.anchor, p.dataset
     rows: list[_Row] = []
+    #: Short reason of each sequence without a value, for the dataset row.
+    reasons: dict[str, str] = {}
     sequences = sorted(set(ccurves["sequence"]) | set(anchor_seqs))
     for seq in sequences:
         test = ccurves[ccurves["sequence"] == seq]
         ref = anchor_seqs.get(seq)
         if test.empty or ref is None:
-            who = codec if test.empty else anchor
-            rows.append(_Row(codec, anchor, dataset, seq, float("nan"), warning=f"{who} has no points"))
+            who = codec if test.empty else f"anchor {anchor}"
+            reasons[seq] = f"{who} has no points (no successful job with a value)"
+            rows.append(_Row(codec, anchor, dataset, seq, float("nan"), warning=reasons[seq]))
             continue
         mono_t = is_monotonic(test["bpp"], test["value"], p.higher_is_better)
         mono_a = is_monotonic(ref["bpp"], ref["value"], p.higher_is_better)
@@ -367,42 +413,65 @@ def _codec_rows(
                 ref["bpp"], ref["value"], test["bpp"], test["value"], p.mode, p.method, p.higher_is_better
             )
         except CodecbenchError as e:
-            value, notes = float("nan"), [*notes, str(e)]
+            if isinstance(e, BDUndefinedError):
+                subject = {"test": codec, "anchor": f"anchor {anchor}"}.get(e.who, "")
+                reasons[seq], detail = f"{subject} {e.reason}".strip(), e.detail
+            else:
+                reasons[seq], detail = str(e), ""
+            value = float("nan")
+            notes = [reasons[seq] + (f" ({detail})" if detail else ""), *notes]
         rows.append(
             _Row(codec, anchor, dataset, seq, value, monotonic=mono_t and mono_a, warning="; ".join(notes))
         )
     if sequences == [ALL_SEQUENCES]:
         return rows  # a dataset-level metric: its one row is the dataset value
     values = np.array([r.value for r in rows])
-    failed = [r.sequence for r in rows if not np.isfinite(r.value)]
-    if failed:
-        mean, warning = (
-            float("nan"),
-            f"no value for {len(failed)} of {len(rows)} sequences: {', '.join(failed)}",
-        )
-    else:
-        mean, warning = float(values.mean()), ""
-    low, high = bootstrap_ci(values, confidence, n_boot, seed)
     monotonic = all(r.monotonic for r in rows)
-    if not monotonic and not warning:
-        warning = "some curves are not monotonic"
-    rows.append(_Row(codec, anchor, dataset, ALL_SEQUENCES, mean, low, high, len(rows), monotonic, warning))
+    n = len(rows)
+    if reasons:
+        mean, low, high, smin, smax = (float("nan"),) * 5
+        warning = _missing_warning(reasons, n)
+    else:
+        mean, smin, smax = float(values.mean()), float(values.min()), float(values.max())
+        low, high = (float("nan"),) * 2
+        if n >= MIN_CI_SEQUENCES:
+            low, high = bootstrap_ci(values, confidence, n_boot, seed)
+        warning = "" if monotonic else "some curves are not monotonic"
+    rows.append(
+        _Row(codec, anchor, dataset, ALL_SEQUENCES, mean, low, high, smin, smax, n, monotonic, warning)
+    )
     return rows
+
+
+def _missing_warning(reasons: dict[str, str], n_sequences: int) -> str:
+    """Why a dataset mean is missing: the sequences without a value, grouped by reason."""
+    by_reason: dict[str, list[str]] = {}
+    for seq, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(seq)
+    if len(reasons) == n_sequences:
+        if len(by_reason) == 1:
+            return f"no value on any sequence: {next(iter(by_reason))}"
+        parts = [f"{', '.join(seqs)}: {reason}" for reason, seqs in by_reason.items()]
+        return "no value on any sequence: " + "; ".join(parts)
+    parts = [f"no value for {', '.join(seqs)}: {reason}" for reason, seqs in by_reason.items()]
+    return "no dataset mean: " + "; ".join(parts)
 
 
 def ranking(table: pd.DataFrame) -> pd.DataFrame:
     """Codecs of each dataset ordered from best to worst by their dataset BD value.
 
-    The anchor is listed with value 0; codecs without a value come last with no rank.
-    Columns: dataset, rank, codec, value, ci_low, ci_high, warning.
+    The anchor is listed with value 0; codecs without a value come last with no rank, and their
+    ``warning`` says why. Columns: dataset, rank, codec, value, ci_low, ci_high, seq_min, seq_max,
+    warning.
     """
-    cols = ["dataset", "rank", "codec", "value", "ci_low", "ci_high", "warning"]
+    values = ["value", "ci_low", "ci_high", "seq_min", "seq_max"]
+    cols = ["dataset", "rank", "codec", *values, "warning"]
     avg = table[table["sequence"] == ALL_SEQUENCES]
     parts = []
     for dataset, g in avg.groupby("dataset", sort=True):
         mode = g["mode"].iloc[0]
-        anchor_row = {"codec": g["anchor"].iloc[0], "value": 0.0, "ci_low": 0.0, "ci_high": 0.0}
-        g = pd.concat([g[["codec", "value", "ci_low", "ci_high", "warning"]], pd.DataFrame([anchor_row])])
+        anchor_row = {"codec": g["anchor"].iloc[0]} | dict.fromkeys(values, 0.0)
+        g = pd.concat([g[["codec", *values, "warning"]], pd.DataFrame([anchor_row])])
         g = g.fillna({"warning": ""})
         g = g.sort_values("value", ascending=(mode == "rate"), na_position="last", kind="stable")
         g["rank"] = np.where(np.isfinite(g["value"]), np.arange(1, len(g) + 1), np.nan)

@@ -61,7 +61,11 @@ SEQUENCES = {"seq_a": 0.0, "seq_b": 1.5, "seq_c": -1.0}
 BPPS = (0.0625, 0.125, 0.25, 0.5)
 
 
-def synthetic_results(codecs: dict[str, float] | None = None, dataset: str = "sample") -> pd.DataFrame:
+def synthetic_results(
+    codecs: dict[str, float] | None = None,
+    dataset: str = "sample",
+    sequences: dict[str, float] | None = None,
+) -> pd.DataFrame:
     """results.csv rows: each codec reaches the anchor's qualities at ``factor`` times its rate.
 
     PSNR and VMAF grow and LPIPS falls linearly in log10(bpp), so every BD value is known exactly:
@@ -69,7 +73,7 @@ def synthetic_results(codecs: dict[str, float] | None = None, dataset: str = "sa
     """
     rows = []
     for codec, factor in (codecs or RATE_FACTORS).items():
-        for seq, offset in SEQUENCES.items():
+        for seq, offset in (sequences or SEQUENCES).items():
             for i, bpp in enumerate(BPPS):
                 lr = np.log10(bpp)
                 rows.append(
@@ -189,12 +193,35 @@ def test_bootstrap_ci_is_seeded_and_brackets_the_mean() -> None:
     assert (hi - lo) / 2 == pytest.approx(half, rel=0.15)
     assert (lo + hi) / 2 == pytest.approx(many.mean(), abs=0.2 * half)
     assert all(np.isnan(bd.bootstrap_ci([1.0])))
-    # Per-sequence values vary here, so the dataset row carries a non-degenerate interval.
-    res = synthetic_results()
-    res.loc[(res["codec"] == "vvc") & (res["sequence"] == "seq_b"), "bpp"] *= 0.5
-    table = bd.bd_table(bd.curves_from_results(res, "psnr_y"), "hevc", "psnr_y")
+    # With 3 values the 2.5 % and 97.5 % bootstrap quantiles are the minimum and maximum (each
+    # all-equal resample has probability 1/27 > 2.5 %): that is why tables give the range instead.
+    assert bd.bootstrap_ci([-5.0, -20.0, -30.0]) == (-30.0, -5.0)
+
+
+def _varied(n_sequences: int) -> pd.DataFrame:
+    """BD table of psnr_y over ``n_sequences`` sequences where vvc's BD-rate varies by sequence."""
+    seqs = {f"s{i}": 0.5 * i for i in range(n_sequences)}
+    res = synthetic_results(sequences=seqs)
+    for i, seq in enumerate(seqs):
+        res.loc[(res["codec"] == "vvc") & (res["sequence"] == seq), "bpp"] *= 1 - 0.1 * i
+    return bd.bd_table(bd.curves_from_results(res, "psnr_y"), "hevc", "psnr_y")
+
+
+def test_few_sequences_give_a_range_not_a_confidence_interval() -> None:
+    table = _varied(3)
+    per_seq = table[(table["codec"] == "vvc") & (table["sequence"] != "*")]["value"]
     row = table[(table["codec"] == "vvc") & (table["sequence"] == "*")].iloc[0]
-    assert row["ci_low"] < row["value"] < row["ci_high"]
+    assert np.isnan(row["ci_low"]) and np.isnan(row["ci_high"])  # no interval called a CI
+    assert (row["seq_min"], row["seq_max"]) == pytest.approx((per_seq.min(), per_seq.max()))
+    assert row["seq_min"] < row["value"] < row["seq_max"] and row["n_sequences"] == 3
+    assert per_seq.notna().all() and table[table["sequence"] != "*"]["seq_min"].isna().all()
+    assert str(bd.MIN_CI_SEQUENCES) in bd.RANGE_NOTE and "range" in bd.RANGE_NOTE
+
+    table = _varied(bd.MIN_CI_SEQUENCES)
+    row = table[(table["codec"] == "vvc") & (table["sequence"] == "*")].iloc[0]
+    assert row["seq_min"] < row["ci_low"] < row["value"] < row["ci_high"] < row["seq_max"]
+    values = table[(table["codec"] == "vvc") & (table["sequence"] != "*")]["value"]
+    assert (row["ci_low"], row["ci_high"]) == bd.bootstrap_ci(values.to_numpy())
 
 
 def test_table_flags_missing_sequences_and_non_monotonic_curves() -> None:
@@ -205,13 +232,59 @@ def test_table_flags_missing_sequences_and_non_monotonic_curves() -> None:
     res.loc[(res["codec"] == "vvc") & (res["sequence"] == "seq_a"), "status"] = "failed"
     table = bd.bd_table(bd.curves_from_results(res, "psnr_y"), "hevc", "psnr_y")
     vvc = table[table["codec"] == "vvc"].set_index("sequence")
-    assert np.isnan(vvc.loc["seq_c", "value"]) and "vvc has no points" in vvc.loc["seq_c", "warning"]
+    no_points = "vvc has no points (no successful job with a value)"
+    assert np.isnan(vvc.loc["seq_c", "value"]) and vvc.loc["seq_c", "warning"] == no_points
     assert np.isnan(vvc.loc["seq_a", "value"])  # failed rows are not used
-    assert np.isnan(vvc.loc["*", "value"]) and "no value for 2 of 3" in vvc.loc["*", "warning"]
+    assert np.isnan(vvc.loc["*", "value"])
+    assert vvc.loc["*", "warning"] == f"no dataset mean: no value for seq_a, seq_c: {no_points}"
     div = table[table["codec"] == "divinr[tiny]"].set_index("sequence")
     assert not div.loc["seq_a", "monotonic"] and "not monotonic" in div.loc["seq_a", "warning"]
     assert np.isfinite(div.loc["seq_a", "value"])  # flagged, not dropped or fixed
     assert not div.loc["*", "monotonic"]
+
+
+def test_reasons_for_missing_values_are_short_and_consistent() -> None:
+    """A codec whose curves never meet the anchor's gets one reason, the same in every row."""
+    res = synthetic_results({"hevc": 1.0, "far": 100.0, "vvc": 0.75})
+    far = res["codec"] == "far"
+    res.loc[far, "psnr_y"] -= 30  # far below the anchor's qualities: no quality overlap either
+    curves = bd.curves_from_results(res, "psnr_y")
+    for mode, axis in (("rate", "quality"), ("quality", "rate")):
+        table = bd.bd_table(curves, "hevc", "psnr_y", mode=mode)
+        rows = table[table["codec"] == "far"].set_index("sequence")
+        reason = f"curves do not overlap in {axis} with the anchor"
+        assert rows["value"].isna().all()
+        assert rows.loc["*", "warning"] == f"no value on any sequence: {reason}"
+        for seq in SEQUENCES:
+            assert rows.loc[seq, "warning"].startswith(f"{reason} ({axis}: anchor ")
+        ranked = bd.ranking(table).set_index("codec")
+        assert (
+            np.isnan(ranked.loc["far", "rank"]) and ranked.loc["far", "warning"] == rows.loc["*", "warning"]
+        )
+        assert ranked.loc["vvc", "rank"] == 1 and ranked.loc["vvc", "warning"] == ""
+    # One sequence out of range: the mean is missing, and the row says which sequence and why.
+    res = synthetic_results()
+    res.loc[(res["codec"] == "vvc") & (res["sequence"] == "seq_b"), "bpp"] *= 100
+    table = bd.bd_table(bd.curves_from_results(res, "psnr_y"), "hevc", "psnr_y", mode="quality")
+    vvc = table[table["codec"] == "vvc"].set_index("sequence")
+    assert vvc["value"].notna().sum() == 2
+    assert (
+        vvc.loc["*", "warning"]
+        == "no dataset mean: no value for seq_b: curves do not overlap in rate with the anchor"
+    )
+    # Too few points, on the test curve and on the anchor's.
+    few = synthetic_results()
+    few = few[~((few["codec"] == "vvc") & (few["rate_point"] == "25"))]
+    table = bd.bd_table(bd.curves_from_results(few, "psnr_y"), "hevc", "psnr_y")
+    assert table.set_index(["codec", "sequence"]).loc[("vvc", "*"), "warning"] == (
+        "no value on any sequence: vvc has 3 rate point(s), BD needs 4"
+    )
+    few = synthetic_results()
+    few = few[~((few["codec"] == "hevc") & (few["rate_point"] == "25") & (few["sequence"] == "seq_a"))]
+    table = bd.bd_table(bd.curves_from_results(few, "psnr_y"), "hevc", "psnr_y")
+    assert table.set_index(["codec", "sequence"]).loc[("vvc", "*"), "warning"] == (
+        "no dataset mean: no value for seq_a: anchor hevc has 3 rate point(s), BD needs 4"
+    )
 
 
 def test_ranking_orders_by_direction() -> None:

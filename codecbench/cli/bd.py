@@ -13,8 +13,8 @@ from codecbench import bd
 from codecbench.errors import CodecbenchError
 from codecbench.report.data import load_run
 
-#: Keys of each JSON object: the BD table's columns up to the confidence interval.
-JSON_KEYS = bd.TABLE_COLUMNS[: bd.TABLE_COLUMNS.index("ci_high") + 1]
+#: Keys of each JSON object: the BD table's columns up to the per-sequence range.
+JSON_KEYS = bd.TABLE_COLUMNS[: bd.TABLE_COLUMNS.index("seq_max") + 1]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="BD-rate (%% rate change at equal quality; negative = better) or BD-quality "
         "(quality change at equal rate; positive = better, for lower-is-better metrics the reduction) "
         "of each codec against the anchor, per sequence and per dataset ('*', the mean over sequences, "
-        "with a bootstrap confidence interval over sequences).",
+        f"with a bootstrap confidence interval over sequences from {bd.MIN_CI_SEQUENCES} sequences on, "
+        "else the range of the per-sequence values).",
     )
     p.add_argument("results", help="results.csv of a run (or the run folder)")
     p.add_argument("--anchor", default="hevc", help="anchor codec label or plugin name (default: hevc)")
@@ -77,10 +78,17 @@ def run(args: argparse.Namespace) -> int:
         table.to_csv(sys.stdout, index=False)
     else:
         unit = "%" if args.mode == "rate" else ""
-        shown = table[["dataset", "sequence", "codec", "value", "ci_low", "ci_high", "warning"]].copy()
-        for c in ("value", "ci_low", "ci_high"):
+        shown = table[["dataset", "sequence", "codec", "value", "ci_low", "ci_high", "seq_min", "seq_max"]]
+        shown = shown.copy()
+        for c in ("value", "ci_low", "ci_high", "seq_min", "seq_max"):
             shown[c] = shown[c].map(lambda v: "" if not math.isfinite(v) else f"{v:+.4f}{unit}")
+        shown["warning"] = table["warning"]
         title = f"BD-{'rate' if args.mode == 'rate' else 'quality'} of {args.metric} vs {args.anchor}"
-        print(f"{title} ({args.method}; '*' = mean over sequences, CI {args.confidence:.0%} bootstrap)")
+        print(
+            f"{title} ({args.method}; '*' = mean over sequences; ci_low/ci_high: {args.confidence:.0%} "
+            f"bootstrap interval over sequences; seq_min/seq_max: range of the per-sequence values)"
+        )
+        if (table["sequence"] != bd.ALL_SEQUENCES).any() and not table["ci_low"].notna().any():
+            print(f"no confidence interval: {bd.RANGE_NOTE}")
         print(shown.to_string(index=False) if len(shown) else "(no codec besides the anchor)")
     return 0
