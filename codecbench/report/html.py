@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,17 +16,35 @@ from plotly.offline import get_plotlyjs
 
 from codecbench import bd
 from codecbench.errors import CodecbenchError
-from codecbench.report.bdsection import BdResults, compute_bd, fmt_value, ordered, ranking_rows
+from codecbench.report.bdsection import (
+    CONFIDENCE,
+    BdResults,
+    Cell,
+    RankedCodec,
+    compute_bd,
+    dataset_cell,
+    fmt_number,
+    ordered,
+    ranking,
+)
 from codecbench.report.compare import Comparison, build_comparisons
 from codecbench.report.data import RunTables, load_run
 from codecbench.report.figures import colors, rd_figure, timeline_figure
+from codecbench.report.labels import metric_label
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;color:#222;padding:0 1em}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f3f3f3}
-td:first-child,th:first-child,td.l{text-align:left}
+.tablewrap{max-width:100%;overflow-x:auto}
+table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}table.rank{font-size:.85em}
+table.rank td:nth-child(2){max-width:12em}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#f3f3f3}
+th.num,td.num{text-align:right}td.num{white-space:nowrap}
+td.txt{min-width:14em;overflow-wrap:anywhere}td.why{color:#6b4a00;font-style:italic}
+.ci{display:block;font-size:.78em;color:#555;white-space:normal}.ci span{white-space:nowrap}
+.unit{font-weight:normal;font-size:.85em;color:#555}
+.na{color:#777}sup{font-size:.75em}
+p.notes{font-size:.85em;margin:-.6em 0 1em;color:#444}
 .notice{background:#fff6e0;border-left:4px solid #e0a000;padding:.5em 1em;margin:.5em 0}
 .standin{color:#a05a00;font-weight:600}
 .tiles{display:flex;flex-wrap:wrap;gap:10px}.tile{text-align:center;font-size:.85em}
@@ -34,10 +53,41 @@ nav a{margin-right:1em}
 """
 
 
-def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+class _Html(str):
+    """Text that is already HTML, put into a cell as is."""
+
+
+def _cell(value: object, tag: str = "td", cls: str = "", colspan: int = 1) -> str:
+    text = value if isinstance(value, _Html) else html.escape(str(value))
+    attrs = (f' class="{cls}"' if cls else "") + (f' colspan="{colspan}"' if colspan > 1 else "")
+    return f"<{tag}{attrs}>{text}</{tag}>"
+
+
+def _table(
+    header: Iterable[object],
+    rows: Iterable[Iterable[object]],
+    num: Iterable[int] = (),
+    text: Iterable[int] = (),
+    cls: str = "",
+) -> str:
+    """A table in a wrapper; columns in ``num`` are right-aligned numbers, those in ``text`` long text
+    (left-aligned, wrapping); a row may hold ``(value, colspan)`` tuples for cells spanning columns."""
+    num, text = set(num), set(text)
+
+    def kind(i: int) -> str:
+        return "num" if i in num else "txt" if i in text else ""
+
+    head = "".join(_cell(h, "th", kind(i)) for i, h in enumerate(header))
+    body = []
+    for r in rows:
+        cells, i = [], 0
+        for c in r:
+            value, span = c if isinstance(c, tuple) else (c, 1)
+            cells.append(_cell(value, "td", kind(i) if span == 1 else "txt why", span))
+            i += span
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    attrs = f" class='{cls}'" if cls else ""
+    return f"<div class='tablewrap'><table{attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
 class _Page:
@@ -89,7 +139,8 @@ def _notices(tables: RunTables, flags: dict[str, bool], bdr: BdResults, anchor_n
     if len(failed):
         cols = [c for c in ("codec", "dataset", "sequence", "rate_point", "error") if c in failed]
         out.append(f"<h3>Failed jobs ({len(failed)})</h3><p>These jobs have no values and are left out.</p>")
-        out.append(_table(cols, failed[cols].fillna("").astype(str).itertuples(index=False)))
+        rows = failed[cols].fillna("").astype(str).itertuples(index=False)
+        out.append(_table(cols, rows, text=[cols.index("error")] if "error" in cols else []))
     ok = tables.ok
     unavailable = []
     for m in tables.metrics:
@@ -107,7 +158,7 @@ def _notices(tables: RunTables, flags: dict[str, bool], bdr: BdResults, anchor_n
     unavailable += [(m, f"no BD: {why}") for m, why in bdr.skipped.items() if m not in listed]
     if unavailable:
         out.append("<h3>Unavailable metrics</h3>")
-        out.append(_table(["metric", "why"], unavailable))
+        out.append(_table(["metric", "why"], unavailable, text=[1]))
     if tables.frames is None:
         out.append(
             '<p class="notice">No frames.csv beside results.csv: per-frame timelines are left out.</p>'
@@ -115,43 +166,192 @@ def _notices(tables: RunTables, flags: dict[str, bool], bdr: BdResults, anchor_n
     return "<h2 id='notices'>Notices</h2>" + "".join(out) if out else ""
 
 
-def _ranking_section(bdr: BdResults, datasets: list[str], page: _Page) -> None:
+class _Notes:
+    """Numbered notes under a table: why a cell has no value, or a warning about its value."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], list[str]] = {}
+
+    def mark(self, codec: str, where: str, note: str) -> str:
+        """The superscript number of ``codec``'s note (one per codec and note text)."""
+        if not note:
+            return ""
+        places = self.entries.setdefault((codec, note), [])
+        if where not in places:
+            places.append(where)
+        return f"<sup>{list(self.entries).index((codec, note)) + 1}</sup>"
+
+    def html(self) -> str:
+        if not self.entries:
+            return ""
+        lines = [
+            f"<sup>{i}</sup> {html.escape(codec)} ({html.escape(', '.join(places))}): {html.escape(note)}"
+            for i, ((codec, note), places) in enumerate(self.entries.items(), 1)
+        ]
+        return "<p class='notes'>" + "<br>".join(lines) + "</p>"
+
+
+def _interval_html(cell: Cell, mode: str, decimals: int, labelled: bool = True) -> str:
+    """The interval in small print under a value; ``labelled`` puts what it is ("range", "95% CI")
+    before it, else only the tooltip says (the table's caption then does)."""
+    if not cell.interval:
+        return ""
+    low, high = (fmt_number(v, mode, decimals, percent=False) for v in (cell.low, cell.high))
+    if cell.interval == "range":
+        label = "range"
+        title = f"smallest and largest of the {cell.n_sequences} per-sequence values; {bd.RANGE_NOTE}"
+    else:
+        label = f"{CONFIDENCE:.0%} CI"
+        title = (
+            f"{CONFIDENCE:.0%} bootstrap confidence interval of the mean over {cell.n_sequences} sequences"
+        )
+    prefix = f"{label} " if labelled else ""
+    return (
+        f"<span class='ci' title='{html.escape(title, quote=True)}'><span>{prefix}{low} …</span> "
+        f"<span>{high}</span></span>"
+    )
+
+
+def _value_html(cell: Cell, mode: str, decimals: int, mark: str = "", labelled: bool = True) -> _Html:
+    """A dataset BD value on one line, its interval in small print below, and a note mark."""
+    if cell.anchor:
+        return _Html("<span class='na'>anchor</span>")
+    if not math.isfinite(cell.value):
+        return _Html(f"<span class='na'>n/a</span>{mark}")
+    value = html.escape(fmt_number(cell.value, mode, decimals, percent=False))
+    return _Html(value + mark + _interval_html(cell, mode, decimals, labelled))
+
+
+def _mode_title(metric: str, mode: str) -> str:
+    """``BD-rate`` or ``BD-PSNR-Y``."""
+    return "BD-rate" if mode == "rate" else f"BD-{metric_label(metric).display}"
+
+
+def _interval_note(bdr: BdResults) -> str:
+    """What the small print under the values is, and why a range rather than an interval."""
+    intervals = set()
+    for metric in bdr.metrics:
+        for mode in bd.MODES:
+            t = bdr.tables[metric][mode]
+            for _, row in t[t["sequence"] == bd.ALL_SEQUENCES].iterrows():
+                intervals.add(dataset_cell(row).interval)
+    parts = []
+    if "range" in intervals:
+        parts.append(f"“range”: the smallest and largest per-sequence value; {html.escape(bd.RANGE_NOTE)}.")
+    if "ci" in intervals:
+        parts.append(
+            f"“{CONFIDENCE:.0%} CI”: percentile bootstrap confidence interval of the mean over sequences."
+        )
+    return (" Small print under a value: " + " ".join(parts)) if parts else ""
+
+
+def _caption(cells: list[Cell]) -> tuple[str, bool]:
+    """A line saying what the small print of a table's values is, and whether each cell must say
+    it itself (when the table mixes ranges and confidence intervals)."""
+    kinds = {c.interval for c in cells if c.interval}
+    counts = sorted({c.n_sequences for c in cells if c.interval})
+    over = f"{counts[0]} sequences" if len(counts) == 1 else "the sequences"
+    if kinds == {"range"}:
+        text = f"Small print: range (smallest … largest) of the values of {over}, not a confidence interval."
+    elif kinds == {"ci"}:
+        text = f"Small print: {CONFIDENCE:.0%} bootstrap confidence interval of the mean over {over}."
+    else:
+        return "", bool(kinds)
+    return f"<p class='notes'>{html.escape(text)}</p>", False
+
+
+def _ranking_table(bdr: BdResults, ranked: list[RankedCodec], mode: str, display: dict[str, str]) -> str:
+    notes = _Notes()
+    header: list[object] = ["rank", "codec"]
+    for metric in bdr.metrics:
+        label = metric_label(metric)
+        unit = "%" if mode == "rate" else label.unit
+        extra = f"<br><span class='unit'>{html.escape(unit)}</span>" if unit else ""
+        header.append(_Html(html.escape(label.display) + extra))
+    caption, labelled = _caption([rc.cells[m, mode] for rc in ranked for m in bdr.metrics])
+    rows = []
+    for rc in ranked:
+        cells = [(rc.codec, m, rc.cells[m, mode]) for m in bdr.metrics]
+        row: list[object] = ["–" if rc.rank is None else str(rc.rank), display.get(rc.codec, rc.codec)]
+        if not any(c.ok for _, _, c in cells):
+            by_note: dict[str, list[str]] = {}
+            for _, m, c in cells:
+                by_note.setdefault(c.note or "no value", []).append(metric_label(m).display)
+            why = (
+                next(iter(by_note))
+                if len(by_note) == 1
+                else "; ".join(f"{', '.join(ms)}: {note}" for note, ms in by_note.items())
+            )
+            row.append((why, len(cells)))
+        else:
+            for codec, m, c in cells:
+                mark = "" if c.anchor else notes.mark(codec, metric_label(m).display, c.note)
+                row.append(_value_html(c, mode, bdr.decimals.get(m, 4), mark, labelled))
+        rows.append(row)
+    num = [0, *range(2, 2 + len(bdr.metrics))]
+    return _table(header, rows, num=num, cls="rank") + caption + notes.html()
+
+
+def _ranking_section(bdr: BdResults, datasets: list[str], page: _Page, display: dict[str, str]) -> None:
     if not bdr.tables:
         return
     primary = "psnr_y" if "psnr_y" in bdr.tables else bdr.metrics[0]
     page.add(
         "<h2 id='ranking'>Ranking</h2><p>Codecs ordered by dataset BD-rate of "
-        f"<b>{html.escape(primary)}</b> against <b>{html.escape(str(bdr.anchor))}</b> "
-        f"({html.escape(bdr.method)} interpolation). BD-rate &lt; 0 and BD-quality &gt; 0 mean better "
-        "than the anchor for every metric (for LPIPS, DISTS, FID the BD-quality is the reduction). "
-        "Brackets: 95% bootstrap interval over sequences.</p>"
+        f"<b>{html.escape(metric_label(primary).display)}</b> against <b>{html.escape(str(bdr.anchor))}</b> "
+        f"({html.escape(bdr.method)} interpolation), then each metric's dataset BD-rate (% rate change at "
+        "equal quality: &lt; 0 is better) and BD-quality (change at equal rate: &gt; 0 is better; for "
+        "LPIPS, DISTS, FID the reduction). A codec without a value says why in its row."
+        f"{_interval_note(bdr)}</p>"
     )
     for dataset in datasets:
-        header, rows = ranking_rows(bdr, dataset, primary)
-        page.add(f"<h3>{html.escape(dataset)}</h3>" + _table(header, rows))
+        ranked = ranking(bdr, dataset, primary)
+        if not ranked:
+            continue
+        page.add(f"<h3>{html.escape(dataset)}: BD-rate</h3>" + _ranking_table(bdr, ranked, "rate", display))
+        page.add(
+            f"<h3>{html.escape(dataset)}: BD-quality</h3>" + _ranking_table(bdr, ranked, "quality", display)
+        )
 
 
 def _bd_tables_section(bdr: BdResults, page: _Page) -> None:
     if not bdr.tables:
         return
-    page.add("<h2 id='bd'>BD tables</h2>")
+    page.add(
+        "<h2 id='bd'>BD tables</h2><p>Dataset means over sequences, then the per-sequence values. A mean "
+        f"is given only when every sequence has a value; the warning says which do not, and why.{_interval_note(bdr)}</p>"
+    )
     for metric in bdr.metrics:
-        page.add(f"<h3>{html.escape(metric)}</h3>")
+        label = metric_label(metric)
+        page.add(f"<h3>{html.escape(label.title)}</h3>")
         for mode in bd.MODES:
             t = bdr.tables[metric][mode]
-            label = "BD-rate" if mode == "rate" else f"BD-{metric}"
-            rows = [
-                [r.dataset, r.sequence, r.codec, fmt_value(r.value, mode, r.ci_low, r.ci_high), r.warning]
-                for r in t.itertuples(index=False)
+            title = _mode_title(metric, mode)
+            unit = "%" if mode == "rate" else label.unit
+            head = f"{title} ({unit})" if unit else title
+            decimals = bdr.decimals.get(metric, 4)
+            avg = [
+                [r["dataset"], r["codec"], _value_html(dataset_cell(r), mode, decimals), r["warning"]]
+                for _, r in t[t["sequence"] == bd.ALL_SEQUENCES].iterrows()
             ]
-            avg = [r for r in rows if r[1] == bd.ALL_SEQUENCES]
-            page.add(f"<h4>{html.escape(label)}, dataset means</h4>" + _table(
-                ["dataset", "sequence", "codec", label, "warning"], avg))  # fmt: skip
-            per_seq = [r for r in rows if r[1] != bd.ALL_SEQUENCES]
+            page.add(
+                f"<h4>{html.escape(title)}, dataset means</h4>"
+                + _table(["dataset", "codec", head, "warning"], avg, num=[2], text=[3])
+            )
+            per_seq = [
+                [
+                    r.dataset,
+                    r.sequence,
+                    r.codec,
+                    fmt_number(r.value, mode, decimals, percent=False),
+                    r.warning,
+                ]
+                for r in t[t["sequence"] != bd.ALL_SEQUENCES].itertuples(index=False)
+            ]
             if per_seq:
                 page.add(
-                    f"<details><summary>{html.escape(label)} per sequence</summary>"
-                    + _table(["dataset", "sequence", "codec", label, "warning"], per_seq)
+                    f"<details><summary>{html.escape(title)} per sequence</summary>"
+                    + _table(["dataset", "sequence", "codec", head, "warning"], per_seq, num=[3], text=[4])
                     + "</details>"
                 )
 
@@ -227,7 +427,7 @@ def render(
 
     page = _Page()
     page.add(_notices(tables, flags, bdr, anchor_note))
-    _ranking_section(bdr, datasets, page)
+    _ranking_section(bdr, datasets, page, display)
 
     page.add(
         "<h2 id='rd'>Rate-distortion curves</h2><p>Pick the dataset mean (mean bpp and value per "
@@ -249,13 +449,36 @@ def render(
     _bd_tables_section(bdr, page)
 
     if tables.frames is not None and len(tables.frames):
-        page.add("<h2 id='timelines'>Per-frame metrics</h2>")
         fr = tables.frames.copy()
         fr["dataset"] = fr["dataset"].astype(str) if "dataset" in fr else ""
         fr["rate_point"] = fr["rate_point"].astype(str) if "rate_point" in fr else ""
         fr["value"] = pd.to_numeric(fr["value"], errors="coerce")
-        for (metric, dataset), g in fr.groupby(["metric", "dataset"], sort=True):
-            page.figure(timeline_figure(g, str(dataset), str(metric), palette, lambda c: display.get(c, c)))
+        rates = pd.DataFrame(
+            {
+                "codec": ok["codec"].astype(str),
+                "dataset": ok["dataset"].astype(str),
+                "sequence": ok["sequence"].astype(str),
+                "rate_point": ok["rate_point"].astype(str) if "rate_point" in ok else "",
+                "bpp": pd.to_numeric(ok["bpp"], errors="coerce"),
+            }
+        )
+        page.add(
+            "<h2 id='timelines'>Per-frame metrics</h2><p>One line per codec, at its rate point nearest the "
+            "chosen rate (by default the anchor's median rate); the drop-down picks the sequence and rate.</p>"
+        )
+        groups = dict(iter(fr.groupby(["metric", "dataset"], sort=True)))
+        by_metric = ordered(sorted({str(m) for m, _ in groups}))
+        for (metric, dataset), g in sorted(groups.items(), key=lambda kv: by_metric.index(str(kv[0][0]))):
+            fig = timeline_figure(
+                g,
+                str(dataset),
+                str(metric),
+                palette,
+                lambda c: display.get(c, c),
+                rates[rates["dataset"] == str(dataset)],
+                resolved,
+            )
+            page.figure(fig)
 
     page.add(_comparison_section(build_comparisons(ok, tables.run_dir, resolved, compare_bpp, flags)))
 
