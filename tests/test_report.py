@@ -680,13 +680,13 @@ def test_wide_report_fits_a_1280_px_window(tmp_path: Path, n_sequences: int) -> 
     assert "Ranking</h2>" in page and page.count('<th class="num">') >= 2 * 10
     # Below 5 sequences the small print is the per-sequence range, called so, never a 95% interval.
     if n_sequences < bd.MIN_CI_SEQUENCES:
-        assert "range (smallest … largest) of the values of 3 sequences, not a confidence interval" in page
+        assert "range of the 3 per-sequence values (smallest … largest), not a confidence interval" in page
         assert (
             bd.RANGE_NOTE in page and "95% CI" not in page and "bootstrap confidence interval of" not in page
         )
     else:
         assert (
-            "95% bootstrap confidence interval of the mean over 5 sequences" in page
+            "95% bootstrap confidence interval of the mean over the 5 sequences" in page
             and "“range”" not in page
             and "<span>range " not in page
         )

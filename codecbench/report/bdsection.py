@@ -121,14 +121,12 @@ class RankedCodec:
     rank: int | None
     codec: str
     cells: dict[tuple[str, str], Cell]
-    #: Why the codec has no rank: the reason of its missing primary BD-rate ("" when ranked).
-    reason: str = ""
 
 
 def ranking(results: BdResults, dataset: str, primary: str) -> list[RankedCodec]:
     """A dataset's codecs ordered by dataset BD-rate of ``primary``, with every metric's dataset
-    BD-rate and BD-quality. Codecs without a BD-rate of ``primary`` come last, unranked, with the
-    reason the BD tables give for it (the same text)."""
+    BD-rate and BD-quality. Codecs without a BD-rate of ``primary`` come last, unranked; a cell
+    without a value carries the reason the BD tables give for it (the same text)."""
     rate = results.tables[primary]["rate"]
     order = bd.ranking(rate[rate["dataset"] == dataset])
     ranked = []
@@ -146,7 +144,5 @@ def ranking(results: BdResults, dataset: str, primary: str) -> list[RankedCodec]
                     cells[metric, mode] = Cell(note=f"no successful job of {r.codec} has a value of {metric}")
                 else:
                     cells[metric, mode] = dataset_cell(hit.iloc[0])
-        rank = int(r.rank) if math.isfinite(r.rank) else None
-        reason = "" if rank is not None else cells[primary, "rate"].note
-        ranked.append(RankedCodec(rank, str(r.codec), cells, reason))
+        ranked.append(RankedCodec(int(r.rank) if math.isfinite(r.rank) else None, str(r.codec), cells))
     return ranked

@@ -250,11 +250,16 @@ def _caption(cells: list[Cell]) -> tuple[str, bool]:
     it itself (when the table mixes ranges and confidence intervals)."""
     kinds = {c.interval for c in cells if c.interval}
     counts = sorted({c.n_sequences for c in cells if c.interval})
-    over = f"{counts[0]} sequences" if len(counts) == 1 else "the sequences"
+    n = f"{counts[0]} " if len(counts) == 1 else ""
     if kinds == {"range"}:
-        text = f"Small print: range (smallest … largest) of the values of {over}, not a confidence interval."
+        text = (
+            f"Small print: range of the {n}per-sequence values (smallest … largest), not a confidence "
+            "interval: too few sequences for one."
+        )
     elif kinds == {"ci"}:
-        text = f"Small print: {CONFIDENCE:.0%} bootstrap confidence interval of the mean over {over}."
+        text = (
+            f"Small print: {CONFIDENCE:.0%} bootstrap confidence interval of the mean over the {n}sequences."
+        )
     else:
         return "", bool(kinds)
     return f"<p class='notes'>{html.escape(text)}</p>", False
