@@ -21,6 +21,8 @@ from codecbench import registry
 from codecbench.codec import Codec
 from codecbench.errors import CodecbenchError, CodecUnavailableError
 from codecbench.jobs import Job, slug
+from codecbench.metrics.base import Metric
+from codecbench.metrics.frames import evaluate_frame_metrics
 from codecbench.store import RunStore
 from codecbench.threads import apply_budget, job_threads
 from codecbench.video import Clip
@@ -122,6 +124,7 @@ def execute(job: Job, store: RunStore) -> dict[str, Any]:
 
     metrics: dict[str, float] = {}
     per_frame: dict[str, list[float]] = {}
+    frame_metrics: list[tuple[str, Metric]] = []
     for name in job.metrics:
         metric = registry.create_metric(name, job.metric_options.get(name, {}))
         if metric.kind == "distribution":
@@ -130,9 +133,10 @@ def execute(job: Job, store: RunStore) -> dict[str, Any]:
             target.parent.mkdir(parents=True, exist_ok=True)
             np.savez(target, **feats)
             continue
-        values = np.asarray(metric.evaluate(clip, decoded), dtype=np.float64)
-        if values.shape != (clip.frames,):
-            raise CodecbenchError(f"metric {name} gave {values.shape} values for {clip.frames} frames")
+        frame_metrics.append((name, metric))
+    # One read (and one RGB conversion) of each frame pair for all the metrics that allow it.
+    scored = evaluate_frame_metrics([m for _, m in frame_metrics], clip, decoded)
+    for (name, metric), values in zip(frame_metrics, scored, strict=True):
         metrics[name] = metric.summarize(values)
         per_frame[name] = values.tolist()
 

@@ -36,6 +36,10 @@ class Metric(ABC):
     display_name: ClassVar[str] = ""
     #: Smallest width and height the metric is defined on.
     min_size: ClassVar[tuple[int, int]] = (1, 1)
+    #: True when a frame's value depends on that frame pair alone and the metric reads frames
+    #: only through ``Clip.read()``, never modifying or keeping them: the harness then serves it
+    #: frames read once for all such metrics, in chunks (codecbench.metrics.frames).
+    frame_local: ClassVar[bool] = False
     options_spec: ClassVar[Mapping[str, Option]] = {}
 
     def __init__(self, **options: Any) -> None:

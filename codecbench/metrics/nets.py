@@ -14,10 +14,10 @@ import torch
 from codecbench import weights
 from codecbench.errors import CodecbenchError, InputFormatError, UnsupportedInputError
 from codecbench.metrics.base import Metric
+from codecbench.metrics.frames import rgb as shared_rgb
 from codecbench.options import Option
 from codecbench.requirements import Requirement
 from codecbench.video import Clip, Frame, VideoFormat
-from codecbench.yuv import yuv_to_rgb
 
 #: Options every network metric takes.
 NET_OPTIONS = {
@@ -44,7 +44,7 @@ def best_device(choice: str = "auto") -> torch.device:
 
 def rgb_tensor(frames: list[Frame], fmt: VideoFormat) -> torch.Tensor:
     """A batch of frames as full-range RGB, float32 Bx3xHxW in [0, 1] (on the CPU)."""
-    return torch.from_numpy(np.stack([yuv_to_rgb(f, fmt) for f in frames])).permute(0, 3, 1, 2).contiguous()
+    return torch.from_numpy(np.stack([shared_rgb(f, fmt) for f in frames])).permute(0, 3, 1, 2).contiguous()
 
 
 def check_pair(ref: Clip, dist: Clip) -> None:

@@ -28,6 +28,7 @@ class _FrameNetMetric(NetMetric):
     higher_is_better = False
     input = "rgb"
     min_size = (64, 64)
+    frame_local = True
 
     def score(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
