@@ -11,6 +11,7 @@ import torch
 
 from codecbench import ffmpeg
 from codecbench.errors import InputFormatError
+from codecbench.metrics.base import Metric
 from codecbench.metrics.msssim import ms_ssim
 from codecbench.metrics.psnr import PSNR_CAP_DB, quantized_rgb
 from codecbench.registry import create_metric, metric_names
@@ -222,3 +223,144 @@ def test_psnr_reads_only_the_clip_frames(tmp_path: Path) -> None:
     ref, dist = _pair(tmp_path, fmt, n=4, used=2)
     assert len(create_metric("psnr_y").evaluate(ref, dist)) == 2
     assert len(list(read_yuv(ref.path, fmt))) == 4
+
+
+def _coded_pair(tmp: Path, fmt: VideoFormat, n: int) -> tuple[Clip, Clip]:
+    """Camera-like content (ffmpeg's mandelbrot zoom, blurred and grained) and its x265 decode."""
+    ref, dist, hevc = tmp / "ref.yuv", tmp / "dist.yuv", tmp / "dist.hevc"
+    source = f"mandelbrot=size={fmt.width}x{fmt.height}:rate=25,gblur=sigma=1,noise=alls=6:allf=t"
+    ffmpeg.run(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+            "-frames:v",
+            str(n),
+            "-pix_fmt",
+            fmt.pix_fmt,
+            "-f",
+            "rawvideo",
+            str(ref),
+        ]
+    )
+    x265 = ["-c:v", "libx265", "-preset", "ultrafast", "-crf", "36", "-x265-params", "log-level=error"]
+    ffmpeg.run([*ffmpeg.rawvideo_input(ref, fmt.pix_fmt, fmt.width, fmt.height), *x265, str(hevc)])
+    ffmpeg.run(["-i", str(hevc), "-f", "rawvideo", "-pix_fmt", fmt.pix_fmt, str(dist)])
+    return Clip("ref", ref, fmt, 25.0, n), Clip("dist", dist, fmt, 25.0, n)
+
+
+def test_ms_ssim_matches_pytorch_msssim_on_coded_content(tmp_path: Path) -> None:
+    """Per frame, within 1e-5, on textured content with real coding artefacts; sizes whose
+    scales leave partial blocks and odd sizes."""
+    from pytorch_msssim import ms_ssim as reference
+
+    fmt = VideoFormat(480, 274)
+    ref, dist = _coded_pair(tmp_path, fmt, n=3)
+    got_y = create_metric("ms_ssim_y").evaluate(ref, dist)
+    got_rgb = create_metric("ms_ssim_rgb").evaluate(ref, dist)
+    for i, (r, d) in enumerate(zip(ref.read(), dist.read(), strict=True)):
+        ty = [torch.from_numpy(f.y.astype(np.float32))[None, None] for f in (r, d)]
+        trgb = [torch.from_numpy(yuv_to_rgb(f, fmt)).permute(2, 0, 1)[None] for f in (r, d)]
+        assert abs(got_y[i] - reference(*ty, data_range=255).item()) <= 1e-5
+        assert abs(got_rgb[i] - reference(*trgb, data_range=1.0).item()) <= 1e-5
+    assert np.all((got_y > 0.8) & (got_y < 0.995)), got_y
+
+
+def test_ms_ssim_keeps_its_precision_when_matmul_precision_is_lowered() -> None:
+    """A library calling set_float32_matmul_precision("medium") (bfloat16 products on CPU)
+    must not cost MS-SSIM its agreement: it computes in float64 then."""
+    from pytorch_msssim import ms_ssim as reference
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.nn.functional.avg_pool2d(torch.rand(1, 1, 200, 240, generator=g), 5, stride=1, padding=2)
+    y = (x + 0.02 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    want = reference(x, y, data_range=1.0, size_average=False)
+    torch.set_float32_matmul_precision("medium")
+    try:
+        got = ms_ssim(x, y)
+    finally:
+        torch.set_float32_matmul_precision("highest")
+    assert got.dtype == torch.float32
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize(("dtype", "top", "shape"), [("u1", 255, (1080, 1920)), ("<u2", 1023, (540, 960))])
+def test_psnr_mse_is_the_float64_mean_bit_for_bit(dtype: str, top: int, shape: tuple[int, int]) -> None:
+    from codecbench.metrics.psnr import _mse, plane_psnr
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, top + 1, shape).astype(dtype)
+    b = np.clip(a.astype(np.int64) + rng.integers(-40, 41, shape), 0, top).astype(dtype)
+    diff = a.astype(np.float64) - b.astype(np.float64)
+    assert _mse(a, b) == float(np.mean(diff * diff))
+    assert _mse(a, b) == int(((a.astype(np.int64) - b) ** 2).sum()) / a.size
+    assert plane_psnr(a, a, top) == PSNR_CAP_DB
+    # full 16-bit range and a non-contiguous plane take the same exact path
+    c = rng.integers(0, 65536, (64, 80)).astype("<u2")
+    assert _mse(c[:, ::2], c[:, 1::2]) == int(((c[:, ::2].astype(np.int64) - c[:, 1::2]) ** 2).sum()) / (
+        64 * 40
+    )
+
+
+class _FileMetric(Metric):
+    """A plugin that promises nothing about frames: it must get the clips on disk."""
+
+    name = "file_metric"
+    seen: list[Clip] = []
+
+    def evaluate(self, ref: Clip, dist: Clip) -> np.ndarray:
+        self.seen += [ref, dist]
+        return np.array([float(np.mean(r.y)) - float(np.mean(d.y)) for r, d in zip(ref.read(), dist.read())])
+
+
+def test_frame_metrics_share_one_read_and_one_rgb_conversion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codecbench.metrics import frames
+
+    fmt = VideoFormat(192, 176)
+    ref, dist = _pair(tmp_path, fmt, n=6, used=5, sigma=8.0)
+    names = ("psnr_y", "psnr_yuv", "psnr_rgb", "ms_ssim_y", "ms_ssim_rgb")
+    alone = [create_metric(n).evaluate(ref, dist) for n in names]
+    alone.append(_FileMetric().evaluate(ref, dist))
+
+    reads, conversions = [], []
+    read_shared, yuv_to_rgb_ = frames.read_shared, frames.yuv_to_rgb
+    monkeypatch.setattr(
+        frames, "read_shared", lambda c, s, n: reads.append((c.path, s, n)) or read_shared(c, s, n)
+    )
+    monkeypatch.setattr(frames, "yuv_to_rgb", lambda f, m: conversions.append(f) or yuv_to_rgb_(f, m))
+    monkeypatch.setattr(frames, "_Reader", None)  # frame-local metrics never stream the files themselves
+    _FileMetric.seen = []
+    budget = 2 * (2 * fmt.frame_bytes + 2 * 3 * 4 * fmt.pixels)  # two frame pairs and their RGB
+    assert frames.chunk_frames(fmt, True, budget) == 2
+    metrics = [create_metric(n) for n in names] + [_FileMetric()]
+    shared = frames.evaluate_frame_metrics(metrics, ref, dist, budget=budget)
+
+    for got, want in zip(shared, alone, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert reads == [(c.path, s, n) for s, n in ((0, 2), (2, 2), (4, 1)) for c in (ref, dist)]
+    assert len(conversions) == 2 * 5 and len({id(f) for f in conversions}) == 10  # once per frame
+    assert _FileMetric.seen == [ref, dist] and all(type(c) is Clip for c in _FileMetric.seen)
+
+
+def test_shared_clips_are_read_only_runs_of_frames(tmp_path: Path) -> None:
+    from codecbench.metrics import frames
+
+    fmt = VideoFormat(64, 48)
+    ref, _ = _pair(tmp_path, fmt, n=5, used=5)
+    run = frames.shared_run(ref, 1, 3)
+    assert run.frames == 3 and not run.path.exists()  # a metric opening the file fails loudly
+    got = list(run.read())
+    want = list(ref.read(start=1, count=3))
+    assert all(np.array_equal(g.y, w.y) and np.array_equal(g.v, w.v) for g, w in zip(got, want, strict=True))
+    assert not got[0].y.flags.writeable
+    assert frames.shared_run(ref, 0, 5).path == ref.path
+    assert [f.y.tolist() for f in run.read(start=1, count=1)] == [want[1].y.tolist()]
+    assert frames.rgb(got[0], fmt) is frames.rgb(got[0], fmt)  # converted once
+    # 1080p with an RGB metric: a handful of frames per chunk, within the budget
+    hd = VideoFormat(1920, 1080)
+    n = frames.chunk_frames(hd, True)
+    assert 1 <= n <= 8 and n * (2 * hd.frame_bytes + 24 * hd.pixels) <= frames.DEFAULT_BUDGET
+    assert frames.chunk_frames(hd, False) > 30
