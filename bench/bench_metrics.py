@@ -130,6 +130,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
         ref, dist = make_inputs(Path(tmp), args.frames, args.source)
         psnr, psnr_yuv, msssim, vmaf = (create_metric(n) for n in ("psnr_y", "psnr_yuv", "ms_ssim_y", "vmaf"))
+        rgb_metrics = [create_metric(n) for n in ("psnr_rgb", "ms_ssim_rgb")]
         batch = auto_batch(FMT, 0, pixels_per_batch=1 << 22)  # ms_ssim_y's own batch size
         reference: dict[str, list[float]] = {}
         cases: dict[str, Callable[[], object]] = {
@@ -143,6 +144,12 @@ def main() -> None:
             ],
             "codecbench psnr_y + psnr_yuv + ms_ssim_y, frames shared (runner)": lambda: (
                 evaluate_frame_metrics([psnr, psnr_yuv, msssim], ref, dist)
+            ),
+            "codecbench psnr_rgb + ms_ssim_rgb, one by one": lambda: [
+                m.evaluate(ref, dist) for m in rgb_metrics
+            ],
+            "codecbench psnr_rgb + ms_ssim_rgb, frames and RGB shared (runner)": lambda: (
+                evaluate_frame_metrics(rgb_metrics, ref, dist)
             ),
             "ffmpeg ssim filter": lambda: ffmpeg_filter(ref, dist, "ssim", args.threads),
             "ffmpeg psnr + ssim filters": lambda: ffmpeg_filter(ref, dist, PSNR_THEN_SSIM, args.threads),

@@ -164,6 +164,22 @@ def test_ms_ssim_odd_sizes_match_pytorch_msssim() -> None:
     np.testing.assert_allclose(ms_ssim(x, y), reference(x, y, data_range=1.0, size_average=False), atol=1e-5)
 
 
+def test_ms_ssim_values_do_not_depend_on_the_thread_count() -> None:
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(3, 1, 170, 300, generator=g)
+    y = (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = ms_ssim(x, y)
+        torch.set_num_threads(3)  # three planes, one per worker thread
+        three = ms_ssim(x, y)
+        assert torch.get_num_threads() == 3  # the caller's setting is restored
+    finally:
+        torch.set_num_threads(saved)
+    assert torch.equal(one, three)
+
+
 def test_ms_ssim_does_not_fit_small_frames() -> None:
     assert not create_metric("ms_ssim_y").fits(VideoFormat(320, 160))
     assert create_metric("ms_ssim_y").fits(VideoFormat(320, 192))

@@ -18,8 +18,11 @@ not fit (the coarsest scale would be smaller than the window).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import numpy as np
@@ -51,12 +54,19 @@ class Workspace:
     """Scratch tensors that MS-SSIM reuses across planes, scales and calls.
 
     A fresh tensor the size of a 1080p plane costs page faults on first touch, more time than
-    the arithmetic done on it, so buffers are kept, sized by the largest request so far. Not
-    thread-safe: use one per thread (the metric makes one per ``evaluate`` call).
+    the arithmetic done on it, so buffers are kept, sized by the largest request so far. One
+    call uses a workspace at a time; its worker threads use the workspace's children.
     """
 
     def __init__(self) -> None:
         self._buffers: dict[str, torch.Tensor] = {}
+        self._children: list[Workspace] = []
+
+    def child(self, k: int) -> Workspace:
+        """The ``k``-th worker's workspace."""
+        while len(self._children) <= k:
+            self._children.append(Workspace())
+        return self._children[k]
 
     def get(self, key: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         """A contiguous tensor of ``shape`` with ``like``'s dtype and device (contents undefined)."""
@@ -183,6 +193,62 @@ def _fp32_matmul_is_exact(device: torch.device) -> bool:
     return precision in ("none", "ieee")
 
 
+def _plane_terms(x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype, ws: Workspace) -> torch.Tensor:
+    """The five scale terms of two HxW planes: the mean contrast-structure term of the four
+    finer scales, then the mean SSIM of the coarsest."""
+    with torch.inference_mode():  # the workspace's buffers are written in place
+        x, y = x.to(dtype).contiguous(), y.to(dtype).contiguous()
+        terms = []
+        for level in range(len(WEIGHTS)):
+            last = level == len(WEIGHTS) - 1
+            terms.append(_scale_terms(x, y, ws, last))
+            if not last:
+                x, y = _pool(x, f"x{level}", ws), _pool(y, f"y{level}", ws)
+        return torch.stack(terms)
+
+
+@contextlib.contextmanager
+def _one_intra_op_thread() -> Iterator[None]:
+    """Within the block, torch runs each operation on one thread (then restores its setting)."""
+    saved = torch.get_num_threads()
+    if saved == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _all_plane_terms(
+    xs: torch.Tensor, ys: torch.Tensor, dtype: torch.dtype, ws: Workspace
+) -> list[torch.Tensor]:
+    """:func:`_plane_terms` of every pair of planes of two PxHxW stacks.
+
+    On the CPU, planes are shared out among up to ``torch.get_num_threads()`` threads, each
+    running torch on one thread. Short operations split across threads spend their time at
+    barriers (badly so beside other busy processes, when OpenMP threads spin), and one thread
+    per plane does not; it also makes the values the same whatever the thread count.
+    """
+    if xs.device.type != "cpu":
+        return [_plane_terms(x, y, dtype, ws) for x, y in zip(xs, ys, strict=True)]
+    workers = min(torch.get_num_threads(), len(xs))
+    with _one_intra_op_thread():
+        if workers <= 1:
+            return [_plane_terms(x, y, dtype, ws) for x, y in zip(xs, ys, strict=True)]
+        out: list[torch.Tensor] = [xs.new_empty(0)] * len(xs)
+
+        def share(k: int) -> None:
+            for i in range(k, len(xs), workers):
+                out[i] = _plane_terms(xs[i], ys[i], dtype, ws.child(k))
+
+        with ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            for done in [pool.submit(share, k) for k in range(workers)]:
+                done.result()
+        return out
+
+
 def ms_ssim(x: torch.Tensor, y: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
     """MS-SSIM of each picture of two batches (BxCxHxW, values in [0, 1]); returns B values.
 
@@ -195,20 +261,10 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, workspace: Workspace | None = None
         raise ValueError(f"MS-SSIM needs pictures larger than 160x160, got {tuple(x.shape[-2:])}")
     b, c, h, w = x.shape
     dtype = x.dtype if x.dtype == torch.float64 or _fp32_matmul_is_exact(x.device) else torch.float64
-    ws = workspace or Workspace()
-    planes = []
-    with torch.inference_mode():  # the workspace's buffers are written in place
-        for xp, yp in zip(x.reshape(b * c, h, w), y.reshape(b * c, h, w), strict=True):
-            xp, yp = xp.to(dtype).contiguous(), yp.to(dtype).contiguous()
-            terms = []
-            for level in range(len(WEIGHTS)):
-                last = level == len(WEIGHTS) - 1
-                terms.append(_scale_terms(xp, yp, ws, last))
-                if not last:
-                    xp, yp = _pool(xp, f"x{level}", ws), _pool(yp, f"y{level}", ws)
-            planes.append(torch.stack(terms))
+    terms = _all_plane_terms(x.reshape(b * c, h, w), y.reshape(b * c, h, w), dtype, workspace or Workspace())
+    with torch.inference_mode():
         weights = torch.tensor(WEIGHTS, dtype=dtype, device=x.device)
-        values = torch.prod(torch.relu(torch.stack(planes)) ** weights, dim=1)
+        values = torch.prod(torch.relu(torch.stack(terms)) ** weights, dim=1)
         return values.view(b, c).mean(dim=1).to(x.dtype)
 
 
@@ -238,6 +294,8 @@ class _MSSSIM(Metric):
         device = best_device(self.options["device"])
         fmt = ref.format
         size = auto_batch(fmt, self.options["batch_size"], pixels_per_batch=1 << 22)
+        if device.type == "cpu" and not self.options["batch_size"]:  # a plane per thread at least
+            size = max(size, -(-torch.get_num_threads() // self.channels))
         workspace = self._workspace
         x = workspace.get("frames_x", (size, self.channels, fmt.height, fmt.width), torch.empty(0))
         y = workspace.get("frames_y", x.shape, x)
