@@ -1,10 +1,15 @@
-"""The submission format (``codecbench-submission/1``) and its validation.
+"""The submission format (``codecbench-submission/2``) and its validation.
 
 A submission is one JSON file (documented in ``results/README.md``) holding one codec's results on
-one dataset, with provenance, and the HEVC anchor rows it was compared with. Everything in it is
-untrusted: :func:`parse` and :func:`validate` reject oversized files, NaN/Infinity, wrong types,
-names that could be markup or paths, inconsistent units, and incomplete or duplicated curves, each
-with a message that says where and what.
+one dataset, with provenance, and the HEVC anchor rows it was compared with. Format 2 adds what it
+takes to re-check every number from its bitstream: each row's ``bitstream_sha256`` and
+``decoded_sha256``, and the codec ``options`` and bitstream ``suffix`` that rebuild the decoder.
+Format 1 files (without them) stay readable, and count as unverifiable.
+
+Everything in a submission is untrusted: :func:`parse` and :func:`validate` reject oversized files,
+NaN/Infinity, wrong types, names that could be markup or paths, hashes that are not hashes,
+inconsistent units, and incomplete or duplicated curves, each with a message that says where and
+what.
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ from typing import Any
 from codecbench.bd import MIN_POINTS
 from codecbench.errors import CodecbenchError
 
-FORMAT = "codecbench-submission/1"
+FORMAT = "codecbench-submission/2"
+#: The first format, without bitstream provenance: still read, never verifiable.
+FORMAT_V1 = "codecbench-submission/1"
+FORMATS = (FORMAT, FORMAT_V1)
 #: Largest submission file accepted, in bytes.
 MAX_BYTES = 8 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -42,6 +50,13 @@ VERSION_RULE = (
     f"letters, digits, space and _.+=,;:/@~()[]- only, at most {MAX_VERSION} characters, "
     "starting with a letter or digit"
 )
+#: SHA-256 digests: exactly 64 lowercase hexadecimal characters (they name files in results/).
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+#: Bitstream file suffixes (``.hevc``, ``.obu``, ``.dvir``; empty allowed): at most two dotted parts.
+SUFFIX_RE = re.compile(r"^(?:\.[A-Za-z0-9][A-Za-z0-9_-]{0,15}){0,2}$")
+SUFFIX_RULE = "empty, or one or two parts of a dot then up to 16 letters, digits, _ or -"
+#: Codec option names (keys of ``options``): identifiers.
+OPTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 #: Allowed relative error between a row's bpp and bytes * 8 / (width * height * frames).
 BPP_TOLERANCE = 1e-3
 
@@ -89,6 +104,19 @@ class Submission:
     @property
     def metrics(self) -> list[str]:
         return list(self.data["metrics"])
+
+    @property
+    def format(self) -> str:
+        return self.data["format"]
+
+    @property
+    def has_provenance(self) -> bool:
+        """Whether it carries bitstream hashes and decoder options (format 2), so it can be verified."""
+        return self.format == FORMAT
+
+    def parts(self) -> list[tuple[str, dict[str, Any]]]:
+        """``[("codec", ...), ("anchor", ...)]``: each coded part with its rows."""
+        return [("codec", self.data["codec"] | {"rows": self.data["rows"]}), ("anchor", self.data["anchor"])]
 
 
 def _reject_constant(name: str) -> Any:
@@ -146,6 +174,31 @@ class _Checker:
             return None
         return value
 
+    def sha256(self, value: Any, where: str) -> str | None:
+        if not isinstance(value, str):
+            self.fail(where, f"must be a string, got {_type(value)}")
+            return None
+        if not SHA256_RE.fullmatch(value):
+            self.fail(where, f"{_clip(value)!r} is not a SHA-256 digest (64 lowercase hex characters)")
+            return None
+        return value
+
+    def suffix(self, value: Any, where: str) -> None:
+        if not isinstance(value, str):
+            self.fail(where, f"must be a string, got {_type(value)}")
+        elif not SUFFIX_RE.fullmatch(value):
+            self.fail(where, f"{_clip(value)!r} is not a valid bitstream suffix ({SUFFIX_RULE})")
+
+    def options(self, value: Any, where: str) -> None:
+        """Codec options: a JSON object of identifier keys and bounded free-form values."""
+        if not isinstance(value, dict):
+            self.fail(where, f"must be an object, got {_type(value)}")
+            return
+        for key in value:
+            if not OPTION_RE.fullmatch(key):
+                self.fail(where, f"{_clip(key, 40)!r} is not a valid option name (an identifier)")
+        self.free(value, where)
+
     def number(self, value: Any, where: str, integer: bool = False) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.fail(where, f"must be a number, got {_type(value)}")
@@ -197,8 +250,18 @@ def metric_range(metric: str) -> tuple[float, float]:
     return -math.inf, math.inf
 
 
+#: Keys of every row; format 2 adds :data:`PROVENANCE_KEYS`.
+ROW_KEYS = ("sequence", "rate_point", "bytes", "bpp", "frames", "width", "height", "metrics")
+PROVENANCE_KEYS = ("bitstream_sha256", "decoded_sha256")
+
+
 def _check_rows(
-    c: _Checker, rows: Any, where: str, sequences: dict[str, dict[str, Any]], metrics: list[str]
+    c: _Checker,
+    rows: Any,
+    where: str,
+    sequences: dict[str, dict[str, Any]],
+    metrics: list[str],
+    provenance: bool,
 ) -> None:
     if not isinstance(rows, list) or not rows:
         c.fail(where, "must be a non-empty array of rows")
@@ -210,9 +273,11 @@ def _check_rows(
     per_seq: dict[str, int] = {}
     for i, row in enumerate(rows):
         at = f"{where}[{i}]"
-        row = c.obj(
-            row, at, ("sequence", "rate_point", "bytes", "bpp", "frames", "width", "height", "metrics")
-        )
+        row = c.obj(row, at, ROW_KEYS + PROVENANCE_KEYS if provenance else ROW_KEYS)
+        if provenance and row:
+            for key in PROVENANCE_KEYS:
+                if key in row:
+                    c.sha256(row[key], f"{at}.{key}")
         if not row or any(k not in row for k in ("sequence", "rate_point", "bytes", "bpp", "metrics")):
             continue
         seq = c.name(row["sequence"], f"{at}.sequence")
@@ -293,6 +358,14 @@ def _check_dataset_metrics(c: _Checker, rows: Any, where: str) -> None:
             seen.add((metric, rp))
 
 
+def _check_decoder(c: _Checker, part: dict[str, Any], where: str) -> None:
+    """``options`` and ``suffix`` of a format-2 codec or anchor part, when present."""
+    if "options" in part:
+        c.options(part["options"], f"{where}.options")
+    if "suffix" in part:
+        c.suffix(part["suffix"], f"{where}.suffix")
+
+
 def validate(data: dict[str, Any], source: str = "submission") -> Submission:
     """Check every rule of the format; raises :class:`SubmissionError` listing all problems."""
     c = _Checker()
@@ -308,17 +381,21 @@ def validate(data: dict[str, Any], source: str = "submission") -> Submission:
         "anchor",
     )
     c.obj(data, "$", keys)
-    if data.get("format") != FORMAT:
-        c.fail("$.format", f"must be {FORMAT!r}")
+    if data.get("format") not in FORMATS:
+        c.fail("$.format", f"must be {FORMAT!r} (or the older {FORMAT_V1!r})")
     if c.problems:
         raise SubmissionError(source, c.problems)
-    codec = c.obj(data["codec"], "$.codec", ("name", "plugin", "version", "config"))
+    provenance = data["format"] == FORMAT
+    part_keys = ("name", "plugin", "version", "config") + (("options", "suffix") if provenance else ())
+    codec = c.obj(data["codec"], "$.codec", part_keys)
     for key in ("name", "plugin"):
         if key in codec:
             c.name(codec[key], f"$.codec.{key}")
     if "version" in codec:
         c.version(codec["version"], "$.codec.version")
     c.free(codec.get("config"), "$.codec.config")
+    if provenance:
+        _check_decoder(c, codec, "$.codec")
     c.free(data["environment"], "$.environment")
     c.version(data["codecbench_version"], "$.codecbench_version")
     if not isinstance(data["date"], str):
@@ -365,9 +442,9 @@ def validate(data: dict[str, Any], source: str = "submission") -> Submission:
             if name in sequences:
                 c.fail(f"{at}.name", f"sequence {name!r} is listed twice")
             sequences[name] = info
-    _check_rows(c, data["rows"], "$.rows", sequences, metrics)
+    _check_rows(c, data["rows"], "$.rows", sequences, metrics, provenance)
     _check_dataset_metrics(c, data.get("dataset_metrics"), "$.dataset_metrics")
-    anchor = c.obj(data["anchor"], "$.anchor", ("name", "plugin", "version", "config", "rows"))
+    anchor = c.obj(data["anchor"], "$.anchor", (*part_keys, "rows"))
     for key in ("name", "plugin"):
         if key in anchor:
             c.name(anchor[key], f"$.anchor.{key}")
@@ -378,8 +455,10 @@ def validate(data: dict[str, Any], source: str = "submission") -> Submission:
             "$.anchor.plugin", f"must be {ANCHOR_PLUGIN!r}: the leaderboard ranks every codec against HEVC"
         )
     c.free(anchor.get("config"), "$.anchor.config")
+    if provenance:
+        _check_decoder(c, anchor, "$.anchor")
     if "rows" in anchor:
-        _check_rows(c, anchor["rows"], "$.anchor.rows", sequences, metrics)
+        _check_rows(c, anchor["rows"], "$.anchor.rows", sequences, metrics, provenance)
     _check_dataset_metrics(c, anchor.get("dataset_metrics"), "$.anchor.dataset_metrics")
     if c.problems:
         raise SubmissionError(source, c.problems)
