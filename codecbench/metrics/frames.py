@@ -31,11 +31,11 @@ from codecbench.yuv import frame_count, yuv_to_rgb
 DEFAULT_BUDGET = 256 << 20
 
 
-@dataclass(eq=False)
+@dataclass
 class SharedFrame(Frame):
     """A read-only frame that remembers its conversions (see :func:`rgb`)."""
 
-    memo: dict = field(default_factory=dict, repr=False)
+    memo: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,15 @@ def rgb(frame: Frame, fmt: VideoFormat) -> np.ndarray:
     return memo[key]
 
 
+def _planes(samples: np.ndarray, fmt: VideoFormat) -> list[np.ndarray]:
+    """Y, U and V as views of one frame's samples."""
+    planes, pos = [], 0
+    for h, w in fmt.plane_shapes:
+        planes.append(samples[pos : pos + h * w].reshape(h, w))
+        pos += h * w
+    return planes
+
+
 def read_shared(clip: Clip, start: int, count: int) -> tuple[SharedFrame, ...]:
     """Frames ``start`` to ``start + count`` of a clip, read in one call, as read-only shared frames."""
     if isinstance(clip, SharedClip):
@@ -84,14 +93,10 @@ def read_shared(clip: Clip, start: int, count: int) -> tuple[SharedFrame, ...]:
     if data.size != count * fmt.samples_per_frame:
         raise InputFormatError(f"{clip.path}: file ended inside a frame")
     data.flags.writeable = False
-    frames = []
-    for f in data.reshape(count, fmt.samples_per_frame):
-        planes, pos = [], 0
-        for h, w in fmt.plane_shapes:
-            planes.append(f[pos : pos + h * w].reshape(h, w))
-            pos += h * w
-        frames.append(SharedFrame(*planes))
-    return tuple(frames)
+    shared = []
+    for samples in data.reshape(count, fmt.samples_per_frame):
+        shared.append(SharedFrame(*_planes(samples, fmt)))
+    return tuple(shared)
 
 
 def shared_run(clip: Clip, start: int, count: int) -> SharedClip:
@@ -166,15 +171,8 @@ class _Reader:
                 f"{clip.path}: the clip uses {clip.frames} frames, the file holds {available}"
             )
         self.buffer = np.empty(fmt.samples_per_frame, dtype=fmt.dtype)
-        self.frame = Frame(*self._planes(fmt))
+        self.frame = Frame(*_planes(self.buffer, fmt))
         self.file = open(clip.path, "rb", buffering=0)  # noqa: SIM115 (closed by close())
-
-    def _planes(self, fmt: VideoFormat) -> list[np.ndarray]:
-        planes, pos = [], 0
-        for h, w in fmt.plane_shapes:
-            planes.append(self.buffer[pos : pos + h * w].reshape(h, w))
-            pos += h * w
-        return planes
 
     def next(self) -> Frame:
         view = memoryview(self.buffer).cast("B")
