@@ -28,7 +28,7 @@ from codecbench.video import Clip, Frame, VideoFormat
 from codecbench.yuv import frame_count, yuv_to_rgb
 
 #: Bytes of frames (and their conversions) a job holds in memory at once, both clips together.
-DEFAULT_BUDGET = 256 << 20
+DEFAULT_BUDGET = 128 << 20
 
 
 @dataclass
