@@ -6,11 +6,12 @@ five scales weighted (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), 2x2 average pooli
 (zero-padded on odd sizes), negative contrast-structure terms clipped at 0. ``ms_ssim_rgb`` is
 the mean of the three channels' MS-SSIM. The tests check agreement with ``pytorch-msssim``.
 
-Speed (several times pytorch-msssim's on one CPU thread): the window is applied as banded
-matrix products over blocks of 32 outputs (BLAS at near peak, where ``conv2d`` with a 1-D
-kernel is slow), one plane at a time through buffers kept between planes, scales and frames
-(fresh 1080p-sized tensors cost more in page faults than the arithmetic), with x^2 + y^2
-filtered as one plane and the contrast-structure map alone computed at the finer scales.
+Speed (about 20x pytorch-msssim's at 1080p on one CPU thread, ``bench/bench_metrics.py``): the
+window is applied as banded matrix products over blocks of 32 outputs (BLAS at near peak, where
+``conv2d`` with a 1-D kernel is slow), one plane at a time through buffers kept between planes,
+scales and frames (fresh 1080p-sized tensors cost more in page faults than the arithmetic), with
+x^2 + y^2 filtered as one plane and the contrast-structure map alone computed at the finer
+scales. With more threads, planes are shared out among them, one thread each.
 
 The sequence value is the mean of per-frame values. Frames smaller than 161 pixels on a side do
 not fit (the coarsest scale would be smaller than the window).
