@@ -125,17 +125,17 @@ def test_export_submit_build_roundtrip(
 
     assert main(["leaderboard", "--results-dir", str(results), "build"]) == 0
     board = json.loads((results / "leaderboard" / "leaderboard.json").read_text())
-    psnr = board["datasets"]["sample"]["psnr_y"]
+    psnr = board["datasets"]["sample"]["default"]["psnr_y"]
     assert [e["codec"] for e in psnr["rate"]] == ["vvc", "divinr[tiny]"]
     assert psnr["rate"][0]["value"] == pytest.approx(-25.0, abs=1e-6) and psnr["rate"][0]["rank"] == 1
     assert psnr["rate"][1]["value"] == pytest.approx(25.0, abs=1e-6)
-    lpips = board["datasets"]["sample"]["lpips_alex"]["quality"]
+    lpips = board["datasets"]["sample"]["default"]["lpips_alex"]["quality"]
     assert lpips[0]["codec"] == "vvc" and lpips[0]["value"] > 0  # LPIPS reduction: positive = better
-    assert "fid" in board["datasets"]["sample"]  # dataset-level metric ranked too
+    assert "fid" in board["datasets"]["sample"]["default"]  # dataset-level metric ranked too
     md = (results / "leaderboard" / "leaderboard.md").read_text()
     assert "| 1 | vvc | 1.0 | -25.00 %" in md and "divinr\\[tiny\\] (stand-in)" in md
     page = (results / "leaderboard" / "index.html").read_text()
-    assert "<h3>psnr_y</h3>" in page and "stand-in model" in page
+    assert "<h4>psnr_y</h4>" in page and "stand-in model" in page
 
 
 def test_submission_strings_are_escaped_in_html(good: dict[str, Any], tmp_path: Path) -> None:
@@ -440,7 +440,7 @@ def test_real_anchor_run_to_published_leaderboard(tmp_path: Path) -> None:
     assert main(["leaderboard", "--results-dir", str(results), "build"]) == 0
 
     board = json.loads((results / "leaderboard" / "leaderboard.json").read_text())
-    ranked = board["datasets"]["sample"]["psnr_y"]["rate"]
+    ranked = board["datasets"]["sample"]["ra"]["psnr_y"]["rate"]
     assert sorted(e["codec"] for e in ranked) == ["av1", "vvc"] and [e["rank"] for e in ranked] == [1, 2]
     curves = bd.curves_from_results(table, "psnr_y")
     expected = bd.bd_table(curves, "hevc", "psnr_y", mode="rate")
@@ -608,7 +608,7 @@ def test_submission_without_bitstreams_is_unverifiable(
     assert _lb(results, "build") == 0
     board = json.loads((results / "leaderboard" / "leaderboard.json").read_text())
     assert board["submissions"][0]["bitstreams"] == "24 of 24 missing"
-    assert board["datasets"]["sample"]["psnr_y"]["rate"][0]["bitstreams"] == "24 of 24 missing"
+    assert board["datasets"]["sample"]["default"]["psnr_y"]["rate"][0]["bitstreams"] == "24 of 24 missing"
     assert "| 24 of 24 missing |" in (results / "leaderboard" / "leaderboard.md").read_text()
     assert _lb(results, "verify", "--quiet") == 1
     out = capsys.readouterr()
@@ -739,6 +739,7 @@ def test_real_run_published_reverifies_and_tampering_is_caught(
     path.write_bytes(original)
     # A published decoded_sha256 that the bitstream does not decode to (the decode really runs).
     stored_file = next((results / "submissions").rglob("*.json"))
+    assert stored_file.name.startswith("vvc--ld--VVenC")  # low delay, the default configuration
     published = json.loads(stored_file.read_text())
     published["rows"][1]["decoded_sha256"] = "0" * 64
     stored_file.write_text(json.dumps(published))
@@ -812,6 +813,35 @@ def test_build_twice_is_byte_identical(
     assert "out of date: " in capsys.readouterr().err
 
 
+def test_low_delay_and_random_access_are_ranked_apart(good: dict[str, Any], tmp_path: Path) -> None:
+    """The same codec version in low delay and in random access (each against its own run's HEVC
+    in that configuration) are two submissions, ranked in separate tables."""
+    results = tmp_path / "results"
+    for mode in ("ld", "ra"):
+        sub = copy.deepcopy(good)
+        sub["codec"]["config"] = {"config": mode, "preset": "medium"}
+        sub["anchor"]["config"] = {"config": mode, "preset": "veryslow"}
+        submit(_write(tmp_path, sub, f"{mode}.json"), results)
+    names = sorted(p.name for p in (results / "submissions" / "sample").iterdir())
+    assert [n.split("--")[:2] for n in names] == [["vvc", "ld"], ["vvc", "ra"]]
+    out = build(results)
+    board = json.loads((out / "leaderboard.json").read_text())["datasets"]["sample"]
+    assert sorted(board) == ["ld", "ra"]
+    assert [[e["codec"], e["rank"]] for e in board["ra"]["psnr_y"]["rate"]] == [["vvc", 1]]
+    md = (out / "leaderboard.md").read_text()
+    ld, ra = (
+        md.index("### against HEVC, low delay (config=ld)"),
+        md.index("### against HEVC, random access (config=ra)"),
+    )
+    row = "| 1 | vvc | 1.0 | -25.00 %"
+    assert ld < ra and md[ld:ra].count(row) == md[ra:].count(row) == len(board["ld"]) == len(board["ra"]) > 1
+    # A codec in one configuration against an anchor in another is refused.
+    mixed = copy.deepcopy(good)
+    mixed["codec"]["config"], mixed["anchor"]["config"] = {"config": "ra"}, {"config": "ld"}
+    with pytest.raises(SubmissionError, match="the anchor ran config='ld' but the codec config='ra'"):
+        validate(mixed)
+
+
 def test_fewer_than_5_sequences_show_the_per_sequence_range(tmp_path: Path) -> None:
     # vvc needs 0.75x the rate on seq_a and seq_c (-25 %), 1.5x on seq_b (+50 %): mean 0 %.
     run = synthetic_run(tmp_path / "run", {"seq_a": 0.0, "seq_b": 1.0, "seq_c": -1.0}, {"seq_b": 2.0})
@@ -819,7 +849,9 @@ def test_fewer_than_5_sequences_show_the_per_sequence_range(tmp_path: Path) -> N
     _export(run, "vvc", tmp_path / "vvc.json")
     assert _lb(results, "submit", str(tmp_path / "vvc.json")) == 0
     out = build(results)
-    entry = json.loads((out / "leaderboard.json").read_text())["datasets"]["sample"]["psnr_y"]["rate"][0]
+    entry = json.loads((out / "leaderboard.json").read_text())["datasets"]["sample"]["default"]["psnr_y"][
+        "rate"
+    ][0]
     assert entry["interval"] == "range" and entry["n_sequences"] == 3
     assert entry["value"] == pytest.approx(0.0, abs=1e-9)
     assert (entry["seq_min"], entry["seq_max"]) == (pytest.approx(-25.0), pytest.approx(50.0))
@@ -842,7 +874,9 @@ def test_5_sequences_show_a_bootstrap_interval(tmp_path: Path) -> None:
     _export(run, "vvc", tmp_path / "vvc.json")
     assert _lb(results, "submit", str(tmp_path / "vvc.json")) == 0
     out = build(results)
-    entry = json.loads((out / "leaderboard.json").read_text())["datasets"]["sample"]["psnr_y"]["rate"][0]
+    entry = json.loads((out / "leaderboard.json").read_text())["datasets"]["sample"]["default"]["psnr_y"][
+        "rate"
+    ][0]
     low, high = bd.bootstrap_ci(np.array([-25.0, 50.0, -25.0, 0.0, -25.0]), 0.95, 2000, 0)
     assert entry["interval"] == "ci" and entry["value"] == pytest.approx(-5.0)
     assert (entry["ci_low"], entry["ci_high"]) == (pytest.approx(low), pytest.approx(high)) and low < high

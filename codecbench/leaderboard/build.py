@@ -26,7 +26,7 @@ import pandas as pd
 
 from codecbench import bd
 from codecbench.errors import CodecbenchError
-from codecbench.leaderboard.schema import Submission
+from codecbench.leaderboard.schema import DEFAULT_SETTING, Submission
 from codecbench.leaderboard.store import (
     LEADERBOARD,
     inside,
@@ -91,7 +91,13 @@ def entries(subs: list[Submission], status: dict[int, str] | None = None) -> pd.
             if has_seq:  # sequence curves and dataset-level curves are never mixed in one BD
                 curves = curves[curves["sequence"] != bd.ALL_SEQUENCES]
             for mode in bd.MODES:
-                base = {"dataset": sub.dataset, "codec": sub.codec, "version": sub.version, "metric": metric}
+                base = {
+                    "dataset": sub.dataset,
+                    "setting": sub.setting,
+                    "codec": sub.codec,
+                    "version": sub.version,
+                }
+                base["metric"] = metric
                 base |= {
                     "mode": mode,
                     "date": sub.data["date"],
@@ -117,12 +123,18 @@ def entries(subs: list[Submission], status: dict[int, str] | None = None) -> pd.
     return pd.DataFrame(out)
 
 
-def rankings(table: pd.DataFrame) -> dict[str, dict[str, dict[str, list[dict[str, Any]]]]]:
-    """``{dataset: {metric: {"rate"|"quality": [ranked entries, best first]}}}``."""
-    result: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
+Rankings = dict[str, dict[str, dict[str, dict[str, list[dict[str, Any]]]]]]
+
+
+def rankings(table: pd.DataFrame) -> Rankings:
+    """``{dataset: {setting: {metric: {"rate"|"quality": [ranked entries, best first]}}}}``: codecs
+    are ranked among those compared with an anchor in the same setting (low delay, random access)."""
+    result: Rankings = {}
     if table.empty:
         return result
-    for (dataset, metric, mode), g in table.groupby(["dataset", "metric", "mode"], sort=True):
+    for (dataset, setting, metric, mode), g in table.groupby(
+        ["dataset", "setting", "metric", "mode"], sort=True
+    ):
         g = g.sort_values("value", ascending=(mode == "rate"), na_position="last", kind="stable")
         ranked, rank = [], 0
         for r in g.to_dict("records"):
@@ -130,8 +142,20 @@ def rankings(table: pd.DataFrame) -> dict[str, dict[str, dict[str, list[dict[str
             rank += finite
             ranked.append({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
                           | {"rank": rank if finite else None})  # fmt: skip
-        result.setdefault(dataset, {}).setdefault(metric, {})[mode] = ranked
+        result.setdefault(dataset, {}).setdefault(setting, {}).setdefault(metric, {})[mode] = ranked
     return result
+
+
+#: How a setting is named in headings.
+SETTING_NAMES = {"ld": "low delay", "ra": "random access"}
+
+
+def setting_title(setting: str) -> str:
+    """``against HEVC, random access (config=ra)``, or ``against HEVC`` for the default setting."""
+    if setting == DEFAULT_SETTING:
+        return "against HEVC"
+    name = SETTING_NAMES.get(setting)
+    return f"against HEVC, {name} (config={setting})" if name else f"against HEVC, config={setting}"
 
 
 def _fmt(entry: dict[str, Any], mode: str) -> str:
@@ -158,7 +182,16 @@ def _md(text: Any) -> str:
     return re.sub(r"([\\|`*_\[\]<>#])", r"\\\1", str(text))
 
 
-def render_markdown(ranks: dict[str, Any], as_of: str) -> str:
+def _tables(ranks: Rankings) -> list[tuple[str, dict[str, Any], bool]]:
+    """``(dataset, {"setting", "metrics"}, first of its dataset)`` for each dataset and setting, in order."""
+    out = []
+    for dataset, settings in ranks.items():
+        for i, (setting, metrics) in enumerate(settings.items()):
+            out.append((dataset, {"setting": setting, "metrics": metrics}, i == 0))
+    return out
+
+
+def render_markdown(ranks: Rankings, as_of: str) -> str:
     lines = [
         "# codecbench leaderboard",
         "",
@@ -166,16 +199,19 @@ def render_markdown(ranks: dict[str, Any], as_of: str) -> str:
         "BD-rate < 0 and BD-quality > 0 mean better than HEVC for every metric. "
         f"{INTERVAL_NOTE} {BITSTREAMS_NOTE}",
     ]
-    for dataset, metrics in ranks.items():
-        lines += ["", f"## {_md(dataset)}"]
-        for metric in ordered(list(metrics)):
-            lines += ["", f"### {_md(metric)}", ""]
+    for dataset, metrics, heading in _tables(ranks):
+        if heading:
+            lines += ["", f"## {_md(dataset)}"]
+        lines += ["", f"### {_md(setting_title(metrics['setting']))}"]
+        for metric in ordered(list(metrics["metrics"])):
+            lines += ["", f"#### {_md(metric)}", ""]
             lines += [
                 "| rank | codec | version | BD-rate | BD-quality | bitstreams |",
                 "|---:|---|---|---:|---:|---|",
             ]
-            quality = {(e["codec"], e["version"]): e for e in metrics[metric].get("quality", [])}
-            for e in metrics[metric].get("rate", []):
+            table = metrics["metrics"][metric]
+            quality = {(e["codec"], e["version"]): e for e in table.get("quality", [])}
+            for e in table.get("rate", []):
                 q = quality.get((e["codec"], e["version"]), {})
                 cells = [
                     e["rank"] or "",
@@ -189,7 +225,7 @@ def render_markdown(ranks: dict[str, Any], as_of: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_html(ranks: dict[str, Any], subs: list[Submission], as_of: str, status: dict[int, str]) -> str:
+def render_html(ranks: Rankings, subs: list[Submission], as_of: str, status: dict[int, str]) -> str:
     esc = html.escape
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>codecbench leaderboard</title>",
@@ -201,13 +237,16 @@ def render_html(ranks: dict[str, Any], subs: list[Submission], as_of: str, statu
         "BD-rate &lt; 0 and BD-quality &gt; 0 mean better than HEVC for every metric (for LPIPS, DISTS "
         f"and FID the BD-quality is the reduction). {esc(INTERVAL_NOTE)} {esc(BITSTREAMS_NOTE)}</p>",
     ]
-    for dataset, metrics in ranks.items():
-        parts.append(f"<h2>{esc(dataset)}</h2>")
-        for metric in ordered(list(metrics)):
-            parts.append(f"<h3>{esc(metric)}</h3><table><tr><th>rank</th><th>codec</th><th>version</th>"
+    for dataset, metrics, heading in _tables(ranks):
+        if heading:
+            parts.append(f"<h2>{esc(dataset)}</h2>")
+        parts.append(f"<h3>{esc(setting_title(metrics['setting']))}</h3>")
+        for metric in ordered(list(metrics["metrics"])):
+            parts.append(f"<h4>{esc(metric)}</h4><table><tr><th>rank</th><th>codec</th><th>version</th>"
                          "<th>BD-rate</th><th>BD-quality</th><th>bitstreams</th><th>notes</th></tr>")  # fmt: skip
-            quality = {(e["codec"], e["version"]): e for e in metrics[metric].get("quality", [])}
-            for e in metrics[metric].get("rate", []):
+            table = metrics["metrics"][metric]
+            quality = {(e["codec"], e["version"]): e for e in table.get("quality", [])}
+            for e in table.get("rate", []):
                 q = quality.get((e["codec"], e["version"]), {})
                 parts.append(
                     f"<tr><td class='n'>{e['rank'] or ''}</td><td>{esc(e['codec'])}</td><td>{esc(e['version'])}"
@@ -221,11 +260,13 @@ def render_html(ranks: dict[str, Any], subs: list[Submission], as_of: str, statu
     for i, sub in enumerate(subs):
         d = sub.data
         prov = {k: d[k] for k in ("codec", "environment", "date", "codecbench_version", "format")}
+        prov["setting"] = sub.setting
         prov["anchor"] = {k: v for k, v in d["anchor"].items() if k not in ("rows", "dataset_metrics")}
         prov["sequences"] = d["dataset"]["sequences"]
         prov["bitstreams"] = status[i]
         parts.append(
-            f"<details><summary>{esc(sub.codec)} {esc(sub.version)} on {esc(sub.dataset)} ({esc(d['date'])})"
+            f"<details><summary>{esc(sub.codec)} {esc(sub.version)} on {esc(sub.dataset)}, "
+            f"{esc(setting_title(sub.setting))} ({esc(d['date'])})"
             f"</summary><pre>{esc(json.dumps(prov, indent=1, sort_keys=True))}</pre></details>"
         )
     parts.append("</body></html>")
@@ -255,7 +296,7 @@ def render(results: Path) -> dict[str, str]:
     ranks = rankings(entries(subs, status))
     as_of = _latest_date(subs)
     listing = [
-        {"dataset": s.dataset, "codec": s.codec, "version": s.version, "date": s.data["date"],
+        {"dataset": s.dataset, "setting": s.setting, "codec": s.codec, "version": s.version, "date": s.data["date"],
          "format": s.format, "bitstreams": status[i], "file": path.relative_to(results).as_posix()}
         for i, (path, s) in enumerate(stored)
     ]  # fmt: skip

@@ -110,6 +110,12 @@ class Submission:
         return self.data["format"]
 
     @property
+    def setting(self) -> str:
+        """The coding configuration of the comparison: the anchor's ``config`` (``ld``, ``ra``), or
+        ``default`` when its config names none. Codecs are ranked within a dataset and setting."""
+        return config_mode(self.data["anchor"].get("config")) or DEFAULT_SETTING
+
+    @property
     def has_provenance(self) -> bool:
         """Whether it carries bitstream hashes and decoder options (format 2), so it can be verified."""
         return self.format == FORMAT
@@ -117,6 +123,16 @@ class Submission:
     def parts(self) -> list[tuple[str, dict[str, Any]]]:
         """``[("codec", ...), ("anchor", ...)]``: each coded part with its rows."""
         return [("codec", self.data["codec"] | {"rows": self.data["rows"]}), ("anchor", self.data["anchor"])]
+
+
+#: Setting of a submission whose anchor config names no coding configuration.
+DEFAULT_SETTING = "default"
+
+
+def config_mode(config: Any) -> str | None:
+    """The coding configuration a codec config names (its ``config`` key: ``ld``, ``ra``), if any."""
+    mode = config.get("config") if isinstance(config, dict) else None
+    return mode if isinstance(mode, str) and NAME_RE.fullmatch(mode) else None
 
 
 def _reject_constant(name: str) -> Any:
@@ -455,6 +471,12 @@ def validate(data: dict[str, Any], source: str = "submission") -> Submission:
             "$.anchor.plugin", f"must be {ANCHOR_PLUGIN!r}: the leaderboard ranks every codec against HEVC"
         )
     c.free(anchor.get("config"), "$.anchor.config")
+    mine, theirs = config_mode(codec.get("config")), config_mode(anchor.get("config"))
+    if mine and theirs and mine != theirs:
+        c.fail(
+            "$.anchor.config",
+            f"the anchor ran config={theirs!r} but the codec config={mine!r}; compare like with like",
+        )
     if provenance:
         _check_decoder(c, anchor, "$.anchor")
     if "rows" in anchor:

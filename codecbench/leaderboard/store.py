@@ -77,9 +77,12 @@ def read_submission_file(path: Path) -> Submission:
 
 
 def submission_path(results: Path, sub: Submission) -> Path:
-    """Where ``sub`` is stored under ``results``."""
-    key = hashlib.sha256(json.dumps([sub.dataset, sub.codec, sub.version]).encode()).hexdigest()[:10]
-    name = f"{slug(sub.codec)}--{slug(sub.version)}-{key}.json"
+    """Where ``sub`` is stored under ``results``: one file per dataset, setting (the anchor's
+    coding configuration: low delay, random access), codec and version."""
+    key = hashlib.sha256(json.dumps([sub.dataset, sub.setting, sub.codec, sub.version]).encode()).hexdigest()[
+        :10
+    ]
+    name = f"{slug(sub.codec)}--{slug(sub.setting)}--{slug(sub.version)}-{key}.json"
     return results / SUBMISSIONS / slug(sub.dataset) / name
 
 
@@ -274,7 +277,7 @@ def submit(file: Path, results: Path, replace: bool = False, bitstreams: Path | 
         inside(results, dest)
         if not replace:
             raise CodecbenchError(
-                f"{sub.codec} {sub.version} on {sub.dataset} is already submitted ({dest}); "
+                f"{sub.codec} {sub.version} on {sub.dataset} ({sub.setting}) is already submitted ({dest}); "
                 "pass --replace to overwrite it"
             )
     if folder is not None:  # every bitstream is checked before anything is written
