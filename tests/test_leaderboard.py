@@ -515,6 +515,9 @@ def test_export_refuses_a_run_whose_bitstream_does_not_match(
         and "codecbench verify" in err
     )
     assert not out.exists()
+    # The anchor is no entry of its own: it would be compared with itself.
+    assert main(["leaderboard", "export", str(run_dir), "--codec", "hevc", "--out", str(out)]) == 2
+    assert "'hevc' is the anchor" in capsys.readouterr().err and not out.exists()
 
 
 def test_anchor_bitstreams_are_stored_once(run_dir: Path, tmp_path: Path) -> None:
@@ -710,6 +713,10 @@ def test_real_run_published_reverifies_and_tampering_is_caught(
     out = capsys.readouterr()
     assert "verified 18 of 18 row(s) in 1 submission(s): 0 problem(s)" in out.out
     assert "verify: 18/18 bitstream" in out.err  # the progress line
+    assert _lb(results, "build") == 0
+    verify_published(results)  # the helper that checks the repository's results/
+    with pytest.raises(NothingPublished):
+        verify_published(tmp_path / "empty")
 
     def stored(part: str, i: int) -> tuple[Path, str]:
         info = sub["codec"] if part == "codec" else sub["anchor"]
@@ -887,19 +894,25 @@ def test_5_sequences_show_a_bootstrap_interval(tmp_path: Path) -> None:
 # --- what the repository publishes ---------------------------------------------------------------
 
 
+class NothingPublished(AssertionError):
+    """``results/submissions`` is missing or empty."""
+
+
 def verify_published(results_dir: Path) -> None:
     """Assert that ``results_dir`` publishes something, that every published row re-decodes from its
     stored bitstream (``leaderboard verify``), and that its leaderboard pages are exactly what
     ``leaderboard build`` makes from its submissions."""
     submissions = results_dir / "submissions"
-    assert submissions.is_dir() and any(submissions.rglob("*.json")), f"nothing published in {submissions}"
+    if not (submissions.is_dir() and any(submissions.rglob("*.json"))):
+        raise NothingPublished(f"nothing published in {submissions}")
     assert _lb(results_dir, "verify", "--quiet") == 0, "a published row does not re-check from its bitstream"
     assert _lb(results_dir, "build", "--check") == 0, "results/leaderboard differs from a rebuild"
 
 
 @pytest.mark.slow
-# Remove this marker when publishing the first results: from then on they must re-verify. strict:
-# once something is published and verifies, the test fails until the marker is gone.
-@pytest.mark.xfail(reason="nothing published yet", strict=True)
+# REMOVE THIS MARKER WHEN PUBLISHING the first results. It only excuses NothingPublished (any other
+# failure fails the test), and it is strict: once results are published and verify, the test fails
+# until the marker is gone.
+@pytest.mark.xfail(raises=NothingPublished, reason="nothing published yet", strict=True)
 def test_published_results_reverify() -> None:
     verify_published(REPO_RESULTS)

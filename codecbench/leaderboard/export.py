@@ -151,6 +151,10 @@ def make_submission(
                 f"the run has codecs {', '.join(others) or '(none)'}; pick one with --codec"
             )
         codec = others[0]
+    elif codec == anchor:
+        raise CodecbenchError(
+            f"{codec!r} is the anchor: every submission carries its rows; export the codecs compared with it"
+        )
     elif codec not in set(ok["codec"].astype(str)):
         raise CodecbenchError(f"codec {codec!r} is not in the run's {dataset} results")
     test, ref = ok[ok["codec"].astype(str) == codec], ok[ok["codec"].astype(str) == anchor]
