@@ -32,6 +32,7 @@ from codecbench.leaderboard.schema import (
     parse,
     validate,
 )
+from codecbench.yuv import sha256_file
 
 SUBMISSIONS = "submissions"
 LEADERBOARD = "leaderboard"
@@ -161,14 +162,6 @@ def bitstreams_folder(submission_file: Path) -> Path:
     return submission_file.with_name(f"{stem}.bitstreams")
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_CHUNK):
-            h.update(block)
-    return h.hexdigest()
-
-
 def check_bitstream(path: Path, ref: BitstreamRef) -> str | None:
     """Why the file at ``path`` is not the bitstream ``ref`` claims (missing, size, SHA-256); None if it is."""
     if path.is_symlink():
@@ -178,7 +171,7 @@ def check_bitstream(path: Path, ref: BitstreamRef) -> str | None:
     size = path.stat().st_size
     if size != ref.size:
         return f"{ref.row}: bitstream {ref.name} has {size} bytes, the row says {ref.size}"
-    if file_sha256(path) != ref.sha256:
+    if sha256_file(path) != ref.sha256:
         return f"{ref.row}: bitstream {ref.name} has a different SHA-256 than its row's bitstream_sha256"
     return None
 
