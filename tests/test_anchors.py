@@ -325,3 +325,11 @@ def test_y4m_header_parsing() -> None:
         parse_header(b"YUV4MPEG2 W64 H48 C444\n")
     with pytest.raises(BitstreamError, match="YUV4MPEG2"):
         parse_header(b"RIFF....\n")
+
+
+def test_random_access_is_labelled_apart_from_low_delay():
+    from codecbench import registry
+
+    for name in ("hevc", "vvc", "av1", "hm", "vtm"):
+        assert registry.create_codec(name, {}).label == name
+        assert registry.create_codec(name, {"config": "ra"}).label == f"{name}[ra]"

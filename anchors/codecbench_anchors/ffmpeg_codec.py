@@ -106,6 +106,15 @@ def resolve_intra_period(options: Mapping[str, Any], fps: float, ra_gop: int) ->
     return max(ra_gop, round(fps / ra_gop) * ra_gop)
 
 
+def config_label(name: str, config: str) -> str:
+    """An anchor's label: its name for low delay (the default), ``name[ra]`` for random access.
+
+    The two configurations are different operating points, so results, reports and the
+    leaderboard must never show them under one name.
+    """
+    return name if config == "ld" else f"{name}[{config}]"
+
+
 def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
 
@@ -140,6 +149,10 @@ class FFmpegCodec(Codec):
         check_intra_period(self.name, self.options["intra_period"])
         self.rate_parameter = RATE_PARAMETERS[self.options["mode"]]
         self.last_command: list[str] = []
+
+    @property
+    def label(self) -> str:
+        return config_label(self.name, self.options["config"])
 
     def encode_details(self) -> dict[str, Any]:
         """The exact encoder command of the last encode, kept in the job's record."""

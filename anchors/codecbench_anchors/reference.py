@@ -27,7 +27,13 @@ from codecbench.options import Option
 from codecbench.requirements import Requirement
 from codecbench.video import Clip, Frame, VideoFormat
 from codecbench.yuv import read_yuv
-from codecbench_anchors.ffmpeg_codec import CONFIGS, check_intra_period, resolve_intra_period, safe_name
+from codecbench_anchors.ffmpeg_codec import (
+    CONFIGS,
+    check_intra_period,
+    config_label,
+    resolve_intra_period,
+    safe_name,
+)
 from codecbench_anchors.rates import parse_rate_point
 from codecbench_anchors.y4m import read_y4m
 
@@ -135,6 +141,10 @@ class ReferenceCodec(Codec):
         availability = self.available()
         if not availability:
             raise CodecUnavailableError(f"{self.name} is unavailable: {availability.reason}")
+
+    @property
+    def label(self) -> str:
+        return config_label(self.name, self.options["config"])
 
     @property
     def version(self) -> str:
