@@ -406,9 +406,10 @@ def test_bracketed_label_and_real_versions_export_submit_build(
 
 @pytest.mark.slow
 def test_real_anchor_run_to_published_leaderboard(tmp_path: Path) -> None:
-    """``run`` (HEVC, VVC and AV1 in random access) -> ``verify`` -> ``leaderboard export`` ->
-    ``submit`` -> ``build``, as a user types them; the leaderboard shows each codec with the BD
-    numbers its own results.csv gives against the run's HEVC."""
+    """``run`` (HEVC, VVC and AV1 in random access, labelled ``name[ra]``) -> ``verify`` ->
+    ``leaderboard export`` -> ``submit`` -> ``verify`` -> ``build``, as a user types them; the
+    leaderboard shows each codec with the BD numbers its own results.csv gives against the run's
+    HEVC, in the random-access setting, and every row re-decodes with the options of the run."""
     import pandas as pd
 
     from codecbench import bd
@@ -421,36 +422,47 @@ def test_real_anchor_run_to_published_leaderboard(tmp_path: Path) -> None:
     proc = cli(
         "run", "--codecs", "hevc,vvc,av1", "--dataset", "sample", "--frames", "3", "--sequences", seq,
         "--metrics", "psnr_y", "--codec-opt", "hevc.config=ra", "--codec-opt", "vvc.config=ra",
-        "--codec-opt", "av1.config=ra", "--out", run, "--quiet",
+        "--codec-opt", "av1.config=ra", "--threads", "1", "--out", run, "--quiet",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert cli("verify", run).returncode == 0
     table = pd.read_csv(run / "results.csv")
     versions = dict(zip(table["codec"], table["codec_version"]))
-    assert ";" in versions["vvc"] and ";" in versions["hevc"]  # real versions: "VVenC 1.x; ffmpeg ..."
-    for codec in ("vvc", "av1"):
-        out = tmp_path / f"{codec}.json"
+    assert (
+        ";" in versions["vvc[ra]"] and ";" in versions["hevc[ra]"]
+    )  # real versions: "VVenC 1.x; ffmpeg ..."
+    for codec in ("vvc[ra]", "av1[ra]"):
+        out = tmp_path / f"{slug(codec)}.json"
         assert main(["leaderboard", "export", str(run), "--codec", codec, "--out", str(out)]) == 0
         sub = json.loads(out.read_text())
-        assert sub["codec"]["version"] == versions[codec] and sub["anchor"]["version"] == versions["hevc"]
+        assert sub["codec"]["version"] == versions[codec] and sub["anchor"]["version"] == versions["hevc[ra]"]
         assert sub["codec"]["config"]["config"] == "ra" and sub["anchor"]["config"]["config"] == "ra"
+        assert sub["codec"]["options"] == {"config": "ra"} and sub["anchor"]["options"] == {"config": "ra"}
+        assert sub["anchor"]["name"] == "hevc[ra]"
         ours = table[table["codec"] == codec].sort_values("bpp")
         assert [r["bytes"] for r in sub["rows"]] == list(ours["bytes"])
         assert main(["leaderboard", "--results-dir", str(results), "submit", str(out)]) == 0
+    assert len(list((results / "bitstreams").rglob("*.*"))) == len(table)  # the anchor's stored once
+    assert main(["leaderboard", "--results-dir", str(results), "verify", "--quiet"]) == 0
     assert main(["leaderboard", "--results-dir", str(results), "build"]) == 0
 
     board = json.loads((results / "leaderboard" / "leaderboard.json").read_text())
+    assert list(board["datasets"]["sample"]) == ["ra"]
     ranked = board["datasets"]["sample"]["ra"]["psnr_y"]["rate"]
-    assert sorted(e["codec"] for e in ranked) == ["av1", "vvc"] and [e["rank"] for e in ranked] == [1, 2]
+    assert sorted(e["codec"] for e in ranked) == ["av1[ra]", "vvc[ra]"] and [e["rank"] for e in ranked] == [
+        1,
+        2,
+    ]
     curves = bd.curves_from_results(table, "psnr_y")
-    expected = bd.bd_table(curves, "hevc", "psnr_y", mode="rate")
+    expected = bd.bd_table(curves, "hevc[ra]", "psnr_y", mode="rate")
     md = (results / "leaderboard" / "leaderboard.md").read_text()
     page = (results / "leaderboard" / "index.html").read_text()
+    assert "### against HEVC, random access (config=ra)" in md
     for e in ranked:
         mine = expected[(expected["codec"] == e["codec"]) & (expected["sequence"] == bd.ALL_SEQUENCES)]
         assert e["value"] == pytest.approx(float(mine["value"].iloc[0]), abs=1e-9)
         shown = _fmt(e, "rate")
-        assert f"| {e['rank']} | {e['codec']} | {_md(versions[e['codec']])} | {shown} |" in md
+        assert f"| {e['rank']} | {_md(e['codec'])} | {_md(versions[e['codec']])} | {shown} |" in md
         assert (
             f"<td>{e['codec']}</td><td>{html.escape(versions[e['codec']])}</td><td class='n'>{shown}</td>"
             in page
