@@ -51,7 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="folder of its bitstreams (default: X.bitstreams beside X.json, if present)",
     )
     s.add_argument(
-        "--replace", action="store_true", help="overwrite an earlier submission of this codec version"
+        "--replace",
+        action="store_true",
+        help="overwrite an earlier submission of this codec version (same dataset and setting)",
     )
     s.set_defaults(func=run_submit)
     v = sub.add_parser(
