@@ -157,6 +157,22 @@ def test_two_decodes_identical_and_in_source_format(fitted: dict, decoded: list,
     assert len({f.tobytes() for f in a}) > 1, "frames must not all be the same picture"
 
 
+def test_decode_runs_on_one_thread_whatever_the_budget(fitted: dict, decoded: list, tmp_path: Path) -> None:
+    """torch's CPU sums depend on the thread count; the decoder pins one so verify re-decodes exactly."""
+    codec = create_codec("divinr", FAST)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        frames = codec.decode(fitted["path"], tmp_path)
+        first = next(frames)
+        assert torch.get_num_threads() == 1, "decoding must run on one thread"
+        rest = list(frames)
+        assert torch.get_num_threads() == 2, "the caller's thread setting comes back"
+    finally:
+        torch.set_num_threads(saved)
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(decoded, [first, *rest], strict=True))
+
+
 def test_fallback_is_loud_and_labelled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

@@ -300,18 +300,29 @@ class DivInrCodec(Codec):
         return dict(self.last_rate)
 
     def decode(self, bitstream_path: Path, workdir: Path) -> Iterator[Frame]:
+        """Decode on one CPU thread (on a CPU device), whatever the job's thread budget.
+
+        torch's CPU kernels split their float sums by thread count, so the same bitstream decoded
+        with 1 and 2 threads gives different frames. One thread fixes the order of every sum: any
+        machine with the same software re-decodes the published bytes (``codecbench verify``).
+        """
         from codecbench_divinr.sampler import generate
 
-        module, payload = load_decoder(
-            bitstream_path, self.options["shared"], _device(self.options["device"])
-        )
+        device = _device(self.options["device"])
+        module, payload = load_decoder(bitstream_path, self.options["shared"], device)
         f = payload.format
         fmt = VideoFormat(f["width"], f["height"], f["bit_depth"])
         cfg = module.config
-        for rgb in generate(module, f["frames"], cfg.inference_steps, cfg.seed, cfg.window):
-            for img in rgb:
-                arr = img[:, : fmt.height, : fmt.width].permute(1, 2, 0).numpy()
-                yield rgb_to_yuv(arr, fmt)
+        saved = torch.get_num_threads()
+        if device.type == "cpu":
+            torch.set_num_threads(1)
+        try:
+            for rgb in generate(module, f["frames"], cfg.inference_steps, cfg.seed, cfg.window):
+                for img in rgb:
+                    arr = img[:, : fmt.height, : fmt.width].permute(1, 2, 0).numpy()
+                    yield rgb_to_yuv(arr, fmt)
+        finally:
+            torch.set_num_threads(saved)
 
 
 #: Per-process probe results: (backbone, revision) -> "" when reachable, else what is missing.
