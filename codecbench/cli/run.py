@@ -13,7 +13,7 @@ from codecbench.datasets.registry import DEFAULT_DATASET
 from codecbench.errors import CodecbenchError
 from codecbench.executors import EXECUTORS, get_executor
 from codecbench.options import parse_assignments
-from codecbench.threads import apply_budget, default_threads
+from codecbench.threads import apply_budget, default_threads, default_workers
 
 DEFAULT_OUT = "codecbench-out"
 
@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help=f"run folder (default: ./{DEFAULT_OUT})")
     p.add_argument("--frames", type=int, help="use only the first N frames of every sequence")
     p.add_argument("--sequences", help="comma-separated sequence names to use")
-    p.add_argument("--workers", type=int, help="jobs in parallel on this machine (default 1)")
+    p.add_argument("--workers", type=int, help="jobs in parallel on this machine (default 2, 1 on one core)")
     p.add_argument(
         "--threads", type=int,
         help="threads per job for torch, encoders and libvmaf (default: cores // workers, at least 1)",
@@ -78,7 +78,7 @@ def _merge(args: argparse.Namespace) -> dict:
         "out": Path(pick("out", DEFAULT_OUT)),
         "frames": pick("frames"),
         "sequences": as_list(pick("sequences")),
-        "workers": int(pick("workers", 1)),
+        "workers": int(pick("workers", default_workers())),
         "threads": pick("threads"),
         "metrics": as_list(pick("metrics")),
         "executor": pick("executor", "local"),
