@@ -360,3 +360,18 @@ def test_default_ladder_under_the_real_harness(tmp_path: Path) -> None:
         header = bitstream.read(Path(out) / r.bitstream_path).config
         assert (header["inference_steps"], header["window"], header["revision"]) == (2, 8, TINY_REVISION)
     assert main(["verify", out, "--quiet"]) == 0
+
+
+def test_run_with_workers_warns_once_without_source_lines(tmp_path: Path) -> None:
+    """The README's run: one fallback banner for the whole run, not one per worker, and no Python lines."""
+    from tests.conftest import cli
+
+    proc = cli(
+        "run", "--codecs", "divinr", "--dataset", "sample", "--sequences", "Clouds", "--frames", "2",
+        "--codec-opt", "divinr.rate_points=xs,s", "--codec-opt", "divinr.steps=1", "--metrics", "psnr_y",
+        "--workers", "2", "--no-report", "--out", tmp_path / "run",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("DIVINR FALLBACK") == 1, proc.stderr
+    assert "warnings.warn" not in proc.stderr and "_label_for" not in proc.stderr, proc.stderr
+    assert "divinr[tiny] Clouds @ xs: 1/1 steps" in proc.stderr

@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, dispatch, and turn user errors into a message and a non-zero exit."""
     # Third-party imports (lpips, compressai) trip this torch deprecation; it says nothing to users.
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)
+    # Plugins that print their own banner for a warning (DiV-INR's fallback) need no second copy.
+    warnings.filterwarnings("ignore", message=r"DIVINR FALLBACK", category=RuntimeWarning)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

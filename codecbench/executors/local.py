@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -12,6 +13,11 @@ from codecbench import threads
 from codecbench.executors.base import Executor
 from codecbench.jobs import Job
 from codecbench.runner import run_job
+
+
+def _same_warning_filters(filters: list) -> None:
+    """A worker shows (and hides) warnings exactly as the process that started it does."""
+    warnings.filters[:] = filters
 
 
 class LocalExecutor(Executor):
@@ -30,7 +36,12 @@ class LocalExecutor(Executor):
             for job in jobs:
                 yield job, run_job(job, root)
             return
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=mp.get_context("spawn"),
+            initializer=_same_warning_filters,
+            initargs=(list(warnings.filters),),
+        )
         try:
             # Workers start within the submits: they inherit the budget before numpy or torch load.
             with threads.environ(max(job.threads for job in jobs) or threads.default_threads(self.workers)):

@@ -228,11 +228,20 @@ def load_backbone(name: str, revision: str = "main", seed: int = 0) -> Backbone:
 _WARNED: set[tuple[str, str]] = set()
 
 
+#: Backbones already warned about by this process or the one that started it (inherited by workers).
+WARNED_ENV = "CODECBENCH_DIVINR_WARNED"
+
+
 def warn_fallback(name: str, revision: str, reason: str) -> None:
-    """Warn loudly (``RuntimeWarning`` and a stderr banner) that ``tiny`` replaces ``name``; once per process."""
-    if (name, revision) in _WARNED:
+    """Warn loudly (``RuntimeWarning`` and a stderr banner) that ``tiny`` replaces ``name``.
+
+    Once per run: a worker process started after the warning inherits that it was given.
+    """
+    key = f"{name}@{revision}"
+    if (name, revision) in _WARNED or key in os.environ.get(WARNED_ENV, "").split("\n"):
         return
     _WARNED.add((name, revision))
+    os.environ[WARNED_ENV] = "\n".join(filter(None, [os.environ.get(WARNED_ENV, ""), key]))
     msg = (
         f"DIVINR FALLBACK: backbone {name!r}@{revision} is not reachable ({reason}). "
         "Running with the TINY random-initialised backbone; results are labelled divinr[tiny] "
