@@ -370,6 +370,7 @@ def test_run_with_workers_warns_once_without_source_lines(tmp_path: Path) -> Non
         "run", "--codecs", "divinr", "--dataset", "sample", "--sequences", "Clouds", "--frames", "2",
         "--codec-opt", "divinr.rate_points=xs,s", "--codec-opt", "divinr.steps=1", "--metrics", "psnr_y",
         "--workers", "2", "--no-report", "--out", tmp_path / "run",
+        env={"CODECBENCH_DIVINR_WARNED": ""},  # as in a fresh shell: no earlier test's warning
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("DIVINR FALLBACK") == 1, proc.stderr
