@@ -25,13 +25,18 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         os.environ["CODECBENCH_CACHE"] = old
 
 
+def register_plugin(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
+    """Make the entry points of the dist-info in ``folder`` visible here and in subprocesses."""
+    monkeypatch.syspath_prepend(str(folder))
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", f"{folder}{os.pathsep}{path}" if path else str(folder))
+    return folder
+
+
 @pytest.fixture
 def toy_plugin(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Register the toy codec through its entry point, in this process and in subprocesses."""
-    monkeypatch.syspath_prepend(str(TOY_PLUGIN))
-    path = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", f"{TOY_PLUGIN}{os.pathsep}{path}" if path else str(TOY_PLUGIN))
-    return TOY_PLUGIN
+    return register_plugin(monkeypatch, TOY_PLUGIN)
 
 
 def cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:

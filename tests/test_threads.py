@@ -10,7 +10,7 @@ import pytest
 
 from codecbench import threads
 from codecbench.progress import EtaModel, Progress, clock
-from tests.conftest import cli
+from tests.conftest import cli, register_plugin
 
 PROBE = Path(__file__).parent / "fixtures" / "threadprobe"
 
@@ -18,10 +18,7 @@ PROBE = Path(__file__).parent / "fixtures" / "threadprobe"
 @pytest.fixture
 def probe_plugin(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Register the thread-probe codec through its entry point, here and in subprocesses."""
-    monkeypatch.syspath_prepend(str(PROBE))
-    path = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", f"{PROBE}{os.pathsep}{path}" if path else str(PROBE))
-    return PROBE
+    return register_plugin(monkeypatch, PROBE)
 
 
 def _records(out: Path) -> list[dict]:
@@ -82,9 +79,10 @@ def test_bitstreams_do_not_depend_on_the_budget(tmp_path) -> None:
 
 
 def test_single_threaded_codecs_get_one_thread(probe_plugin, monkeypatch) -> None:
+    from thread_probe import ThreadProbe
+
     from codecbench.benchmark import plan
     from codecbench.datasets import resolve
-    from thread_probe import ThreadProbe
 
     monkeypatch.setattr(ThreadProbe, "single_threaded", True)
     jobs = plan(["threadprobe", "hevc"], resolve("sample", frames=1, sequences=["Clouds"]), threads=2).jobs

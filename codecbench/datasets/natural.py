@@ -30,10 +30,10 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
 
 from codecbench import ffmpeg
 from codecbench.datasets.base import Dataset, SequenceInfo
+from codecbench.datasets.cache import build_once
 from codecbench.errors import CodecbenchError
 from codecbench.paths import cache_dir
 from codecbench.yuv import sha256_file
@@ -195,31 +195,24 @@ def _check_source(src: Source) -> Path:
     return path
 
 
+def _build(root: Path) -> dict:
+    sums = {}
+    for recipe in RECIPES:
+        target = root / _file(recipe)
+        build_sequence(recipe, _check_source(recipe.source), target)
+        sums[target.name] = sha256_file(target)
+        if sums[target.name] != recipe.sha256:
+            target.unlink()
+            raise CodecbenchError(
+                f"natural/{recipe.name}: built bytes differ from the pinned SHA-256 "
+                f"({sums[target.name]} != {recipe.sha256}); the decoder or the source is not the expected one"
+            )
+    return {"sha256": sums}
+
+
 def natural_root() -> Path:
     """Folder holding the natural clips, building and checking them on first use."""
-    root = cache_dir() / "natural" / _key()
-    manifest = root / "manifest.json"
-    if manifest.is_file():
-        return root
-    root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root / ".lock")):
-        if manifest.is_file():
-            return root
-        sums = {}
-        for recipe in RECIPES:
-            target = root / _file(recipe)
-            build_sequence(recipe, _check_source(recipe.source), target)
-            sums[target.name] = sha256_file(target)
-            if sums[target.name] != recipe.sha256:
-                target.unlink()
-                raise CodecbenchError(
-                    f"natural/{recipe.name}: built bytes differ from the pinned SHA-256 "
-                    f"({sums[target.name]} != {recipe.sha256}); the decoder or the source is not the expected one"
-                )
-        tmp = manifest.with_suffix(".part")
-        tmp.write_text(json.dumps({"sha256": sums}, indent=1))
-        os.replace(tmp, manifest)
-    return root
+    return build_once(cache_dir() / "natural" / _key(), _build)
 
 
 NATURAL = Dataset(

@@ -13,10 +13,9 @@ import json
 import os
 from pathlib import Path
 
-from filelock import FileLock
-
 from codecbench import ffmpeg
 from codecbench.datasets.base import Dataset, SequenceInfo
+from codecbench.datasets.cache import build_once
 from codecbench.paths import cache_dir
 from codecbench.yuv import sha256_file
 
@@ -46,41 +45,31 @@ def _key(exe: str) -> str:
 def sample_root() -> Path:
     """Folder holding the generated sample clips, building them on first use."""
     exe = ffmpeg.ffmpeg_exe()
-    root = cache_dir() / "sample" / _key(exe)
-    manifest = root / "manifest.json"
-    if manifest.is_file():
-        return root
-    root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root / ".lock")):
-        if manifest.is_file():
-            return root
+
+    def build(root: Path) -> dict:
         sums = {}
         for name, graph in RECIPES.items():
             target = root / f"{name}_{WIDTH}x{HEIGHT}_{FPS}.yuv"
             tmp = target.with_suffix(".part")
-            ffmpeg.run(
-                [
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    graph,
-                    "-frames:v",
-                    FRAMES,
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-f",
-                    "rawvideo",
-                    tmp,
-                ],
-                exe=exe,
-                what=f"generating sample clip {name}",
-            )
+            args = [
+                "-f",
+                "lavfi",
+                "-i",
+                graph,
+                "-frames:v",
+                FRAMES,
+                "-pix_fmt",
+                "yuv420p",
+                "-f",
+                "rawvideo",
+                tmp,
+            ]
+            ffmpeg.run(args, exe=exe, what=f"generating sample clip {name}")
             os.replace(tmp, target)
             sums[target.name] = sha256_file(target)
-        tmp = manifest.with_suffix(".part")
-        tmp.write_text(json.dumps({"ffmpeg": ffmpeg.version(exe), "sha256": sums}, indent=1))
-        os.replace(tmp, manifest)
-    return root
+        return {"ffmpeg": ffmpeg.version(exe), "sha256": sums}
+
+    return build_once(cache_dir() / "sample" / _key(exe), build)
 
 
 SAMPLE = Dataset(
