@@ -217,7 +217,7 @@ def natural_root() -> Path:
 
 NATURAL = Dataset(
     name="natural",
-    description=f"embedded: {len(RECIPES)} real camera clips, {WIDTH}x{HEIGHT}, {FRAMES} frames (Office, Railing, Sidewalk)",
+    description=f"{len(RECIPES)} real camera clips, {WIDTH}x{HEIGHT}, {FRAMES} frames (Office, Railing, Sidewalk)",
     sequences=tuple(
         SequenceInfo(
             r.name,
