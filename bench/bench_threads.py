@@ -14,6 +14,7 @@ Run it on an otherwise idle machine::
 
     python bench/bench_threads.py                  # everything (about 10 minutes on 2 cores)
     python bench/bench_threads.py --skip-workers   # part 1 only
+    python bench/bench_threads.py --skip-encode --codecs divinr --full --frames 16   # (c) on the whole sample
 """
 
 from __future__ import annotations
@@ -85,15 +86,16 @@ def part_one(tmp: Path, frames: int, repeats: int) -> list[dict]:
     return rows
 
 
-def part_two(tmp: Path, frames: int) -> list[dict]:
-    """(c) jobs per minute of one codec's sample grid with 1 and 2 workers."""
+def part_two(tmp: Path, frames: int, codecs: list[str], full: bool) -> list[dict]:
+    """(c) jobs per minute of one codec's sample grid with 1 and 2 workers (``full``: default ladders)."""
     grids = {
         "divinr": ["--codec-opt", "divinr.rate_points=s,m"],
         "hevc": ["--codec-opt", "hevc.rate_points=45,39,33,27"],
         "vvc": ["--codec-opt", "vvc.rate_points=45,39,33,27"],
     }
     rows = []
-    for codec, opts in grids.items():
+    for codec in codecs:
+        opts = [] if full else grids[codec]
         jpm = {}
         for workers in (1, 2):
             out = tmp / f"grid-{codec}-{workers}"
@@ -123,17 +125,21 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=8, help="frames of the encoded clip")
     ap.add_argument("--repeats", type=int, default=2, help="best of N for each encode")
     ap.add_argument("--skip-workers", action="store_true", help="only part 1")
+    ap.add_argument("--skip-encode", action="store_true", help="only part 2")
+    ap.add_argument("--codecs", default="divinr,hevc,vvc", help="codecs of part 2")
+    ap.add_argument("--full", action="store_true", help="part 2 on each codec's default ladder")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-threads-") as tmp:
         os.environ["CODECBENCH_CACHE"] = os.environ.get("CODECBENCH_CACHE", str(Path(tmp) / "cache"))
-        rows = part_one(Path(tmp), a.frames, a.repeats)
-        alone = {r["threads"]: r["encode_seconds"] for r in rows if not r["beside_busy_process"]}
-        busy = {r["threads"]: r["encode_seconds"] for r in rows if r["beside_busy_process"]}
-        for t in (1, 2):
-            print(f"threads={t}: alone {alone[t]:.1f} s, beside a busy process {busy[t]:.1f} s "
-                  f"({busy[t] / alone[t]:.2f}x)")  # fmt: skip
+        if not a.skip_encode:
+            rows = part_one(Path(tmp), a.frames, a.repeats)
+            alone = {r["threads"]: r["encode_seconds"] for r in rows if not r["beside_busy_process"]}
+            busy = {r["threads"]: r["encode_seconds"] for r in rows if r["beside_busy_process"]}
+            for t in (1, 2):
+                print(f"threads={t}: alone {alone[t]:.1f} s, beside a busy process {busy[t]:.1f} s "
+                      f"({busy[t] / alone[t]:.2f}x)")  # fmt: skip
         if not a.skip_workers:
-            part_two(Path(tmp), a.frames)
+            part_two(Path(tmp), a.frames, a.codecs.split(","), a.full)
 
 
 if __name__ == "__main__":
