@@ -12,10 +12,12 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
-from typing import IO, Any
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, TypeVar
 
 from tqdm.auto import tqdm
+
+T = TypeVar("T")
 
 
 def is_terminal(file: IO[str] | None = None) -> bool:
@@ -86,6 +88,15 @@ class Progress:
             self._bar.update(n)
         elif self.enabled and (self.n >= self.total or time.monotonic() - self._last >= self.interval):
             self._line()
+
+    def each(self, items: Iterable[T]) -> Iterator[T]:
+        """``items``, counting one unit after each (also when the loop body ``continue``s); closes at the end."""
+        try:
+            for item in items:
+                yield item
+                self.update(1)
+        finally:
+            self.close()
 
     def write(self, message: str) -> None:
         """A message that does not break the bar."""

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from codecbench import registry
 from codecbench.errors import CodecbenchError
+from codecbench.progress import Progress
 from codecbench.runner import decode_to_file
 from codecbench.video import Clip, VideoFormat
 from codecbench.yuv import sha256_file
@@ -47,7 +47,8 @@ def verify_run(root: Path | str, progress: bool = True) -> tuple[int, list[Misma
         raise CodecbenchError(f"{csv} is not a readable results table: {e}") from e
     rows = df[df["status"] == "ok"]
     problems: list[Mismatch] = []
-    for _, row in tqdm(list(rows.iterrows()), desc="verify", unit="bitstream", disable=not progress):
+    bar = Progress(len(rows), "verify", "bitstream", enabled=progress)
+    for row in bar.each(row for _, row in rows.iterrows()):
         job = row["job_id"]
         path = root / str(row["bitstream_path"])
         if not path.resolve().is_relative_to(root.resolve()):
