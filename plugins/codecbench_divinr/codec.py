@@ -118,6 +118,15 @@ class DivInrCodec(Codec):
             ("auto", "bf16-mixed", "16-mixed", "32-true"),
         ),
         "num_nodes": Option(1, "Lightning num_nodes (multi-node needs a SLURM launcher)", int),
+        "gradient_checkpointing": Option(
+            "auto", "UNet gradient checkpointing in the encode (auto: on GPU)", str, ("auto", "on", "off")
+        ),
+        "memory_gb": Option(
+            24.0, "peak GPU memory (GiB) a decode may use: picks decode_chunk at encode time", float
+        ),
+        "decode_chunk": Option(
+            None, "frames per VAE-decode chunk, in the header (unset: from memory_gb; 0: whole window)", int
+        ),
         "checkpoint_every": Option(25, "save a resumable checkpoint every N steps", int),
         "progress": Option(True, "show a progress bar while encoding", bool),
     }
@@ -278,7 +287,11 @@ class DivInrCodec(Codec):
             checkpoint_every=self.options["checkpoint_every"],
             progress=self.options["progress"],
             label=f"{self.label} {clip.name} @ {rate_point}",
-            trainer_options={k: self.options[k] for k in ("devices", "strategy", "precision", "num_nodes")},
+            trainer_options={
+                k: self.options[k]
+                for k in ("devices", "strategy", "precision", "num_nodes")
+                + ("gradient_checkpointing", "memory_gb", "decode_chunk")
+            },
         )
         payload = export_payload(module, clip)
         out = workdir / f"{clip.name}_{rate_point.replace('@', '_')}{self.bitstream_suffix}"

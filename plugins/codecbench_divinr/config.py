@@ -51,6 +51,10 @@ class DivInrConfig:
     noise_aug_strength: float = 0.0
     fps: float = 24.0
     shared_sha256: str = ""
+    #: Frames per VAE-decode chunk (0: the whole window). The temporal VAE decoder mixes the frames
+    #: of a chunk (temporal convolutions, group norms over time), so this shapes the decoded frames:
+    #: the encode chooses it (options ``decode_chunk`` / ``memory_gb``) and the header carries it.
+    decode_chunk: int = 0
 
     def __post_init__(self) -> None:
         if self.backbone == TINY and self.revision == "main":  # unset: this version's tiny
