@@ -35,6 +35,26 @@ P_MEAN, P_STD = 0.7, 1.6
 SHARED_FILES = ("adapters.safetensors", "context.safetensors")
 
 
+def edm_denoise(
+    unet: nn.Module,
+    noisy: torch.Tensor,
+    sigma: torch.Tensor,
+    cond: torch.Tensor,
+    context: torch.Tensor,
+    added_time_ids: torch.Tensor,
+) -> torch.Tensor:
+    """SVD's preconditioned v-prediction denoiser D(x; sigma, cond) for (B, T, C, h, w) latents.
+
+    ``cond`` enters by channel concatenation (where SVD's keyframe latent enters); shared by the
+    codec and the ``mini`` prior's pre-training so both train the same function.
+    """
+    s = sigma.view(-1, 1, 1, 1, 1)
+    c_in, c_skip, c_out = 1 / (s**2 + 1).sqrt(), 1 / (s**2 + 1), -s / (s**2 + 1).sqrt()
+    inp = torch.cat([noisy * c_in, cond], dim=2)
+    out = unet(inp, 0.25 * sigma.log(), context, added_time_ids=added_time_ids).sample
+    return c_skip * noisy + c_out * out
+
+
 def shared_sha256(folder: Path | str) -> str:
     """Fingerprint of a shared-components folder (adapters and context), recorded in every header."""
     h = hashlib.sha256()
@@ -61,6 +81,8 @@ class DivInrModule(LightningModule):
         self.mode, self.pixels = mode, int(pixels)
         self.strict_loading = False
         bb = get_backbone(cfg.backbone, cfg.revision, cfg.seed, fallback)
+        if bb.name != cfg.backbone:  # the load fell back: the header names the backbone that ran
+            cfg.backbone, cfg.revision = bb.name, bb.revision
         self.backbone_name, self.backbone_revision = bb.name, bb.revision
         self.unet, self.vae = bb.unet, bb.vae
         self.scheduler = bb.scheduler
@@ -123,14 +145,8 @@ class DivInrModule(LightningModule):
 
     def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """SVD's preconditioned v-prediction denoiser D(x; sigma, cond) for (B, T, C, h, w) latents."""
-        s = sigma.view(-1, 1, 1, 1, 1)
-        c_in, c_skip, c_out = 1 / (s**2 + 1).sqrt(), 1 / (s**2 + 1), -s / (s**2 + 1).sqrt()
-        inp = torch.cat([noisy * c_in, cond], dim=2)
         ctx = self.context.expand(noisy.shape[0], -1, -1)
-        out = self.unet(
-            inp, 0.25 * sigma.log(), ctx, added_time_ids=self.added_time_ids(noisy.shape[0])
-        ).sample
-        return c_skip * noisy + c_out * out
+        return edm_denoise(self.unet, noisy, sigma, cond, ctx, self.added_time_ids(noisy.shape[0]))
 
     @torch.no_grad()
     def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
