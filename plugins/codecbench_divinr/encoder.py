@@ -2,6 +2,12 @@
 
 Checkpoints (trainable weights only) go to ``<workdir>/divinr_ckpt`` every ``checkpoint_every``
 steps; an encode that finds a checkpoint of the same configuration there resumes from it.
+
+Memory: on a GPU the frozen backbone is cast to the Trainer's half precision (bf16-mixed: bfloat16,
+16-mixed: float16; 32-true keeps float32) before it moves there, the trained INR and LoRA keep
+float32 masters, and the UNet runs with gradient checkpointing (option ``gradient_checkpointing``:
+auto = on GPU, on, off). The returned module is on the CPU with the original float32 weights.
+The encode also settles the header's ``decode_chunk`` (from the ``memory_gb`` budget unless given).
 """
 
 from __future__ import annotations
@@ -26,7 +32,14 @@ from codecbench.yuv import yuv_to_rgb
 from codecbench_divinr.config import DivInrConfig
 from codecbench_divinr.inr import frame_times
 from codecbench_divinr.module import DivInrModule
-from codecbench_divinr.sampler import windows
+from codecbench_divinr.sampler import (
+    autocast,
+    cast_frozen,
+    decode_chunk_for,
+    param_dtype,
+    restore_frozen,
+    windows,
+)
 
 #: Spatial down-sampling of SVD-family VAEs (the tiny one too).
 VAE_SCALE = 8
@@ -65,10 +78,12 @@ def clip_latents(module: DivInrModule, clip: Clip) -> torch.Tensor:
         module.backbone_name,
         module.backbone_revision,
         module.config.seed if module.backbone_name == "tiny" else 0,
+        str(param_dtype(module.vae)),
     )
     if key not in _LATENTS:
         frames = clip_tensor(clip).to(module.device)
-        _LATENTS[key] = module.encode_frames(frames).float().cpu()
+        with autocast(module.device, param_dtype(module.vae)):
+            _LATENTS[key] = module.encode_frames(frames).float().cpu()
     return _LATENTS[key]
 
 
@@ -156,14 +171,65 @@ def fit_clip(
     """Fit the INR (and per-video adapters) of ``clip`` under ``cfg``; returns the fitted module on CPU.
 
     ``progress`` shows one line named ``label`` (default: the clip's name) counting the steps.
+    ``trainer_options`` holds the Trainer's ``devices``, ``strategy``, ``precision``, ``num_nodes``
+    and the encode's ``gradient_checkpointing`` (auto/on/off), ``decode_chunk`` and ``memory_gb``.
     """
     device = device or torch.device("cpu")
+    gpu = device.type == "cuda"
+    extra = dict(trainer_options or {})
+    precision = extra.pop("precision", "auto")
+    if precision == "auto":
+        precision = "bf16-mixed" if gpu else "32-true"
+    checkpointing = extra.pop("gradient_checkpointing", "auto")
+    if checkpointing not in ("auto", "on", "off"):
+        raise ValueError(f"gradient_checkpointing must be auto, on or off, not {checkpointing!r}")
+    chunk, memory_gb = extra.pop("decode_chunk", None), extra.pop("memory_gb", None)
     fmt = clip.format
     module = DivInrModule(
         cfg, latent_hw(fmt.width, fmt.height), fmt.pixels * clip.frames, "encode", shared, fallback
     )
     cfg.window = window or module.unet.config.num_frames
-    module.to(device)
+    if chunk is not None:
+        if int(chunk) < 0:
+            raise ValueError(f"decode_chunk must be >= 0, not {chunk}")
+        cfg.decode_chunk = int(chunk)
+    elif memory_gb is not None:
+        cfg.decode_chunk = decode_chunk_for(module, float(memory_gb), fmt.width, fmt.height, cfg.window)
+    # Frozen weights in the Trainer's half precision (bf16-mixed / 16-mixed: auto on a GPU, asked for
+    # on a CPU), cast before they move; their float32 originals wait on the CPU.
+    half = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(str(precision), torch.float32)
+    originals = cast_frozen(module, half)
+    checkpointed = checkpointing == "on" or (checkpointing == "auto" and gpu)
+    if checkpointed:
+        module.unet.enable_gradient_checkpointing()
+    try:
+        module.to(device)
+        _fit(
+            module, clip, cfg, workdir, device, precision, extra, checkpoint_every, progress, callbacks, label
+        )
+    finally:
+        module.cpu()
+        restore_frozen(originals)
+        if checkpointed:
+            module.unet.disable_gradient_checkpointing()
+    return module.eval()
+
+
+def _fit(
+    module: DivInrModule,
+    clip: Clip,
+    cfg: DivInrConfig,
+    workdir: Path,
+    device: torch.device,
+    precision: str,
+    extra: dict,
+    checkpoint_every: int,
+    progress: bool,
+    callbacks: Sequence[Callback],
+    label: str,
+) -> None:
+    """The Lightning fit of :func:`fit_clip` (resuming from a checkpoint of the same config and clip)."""
+    gpu = device.type == "cuda"
     latents = clip_latents(module, clip)
     ckdir = Path(workdir) / CKPT_DIR
     ckdir.mkdir(parents=True, exist_ok=True)
@@ -180,11 +246,6 @@ def fit_clip(
     if cfg.steps > 0:
         with quiet_lightning():
             L.seed_everything(cfg.seed, verbose=False)
-            gpu = device.type == "cuda"
-            extra = dict(trainer_options or {})
-            precision = extra.pop("precision", "auto")
-            if precision == "auto":
-                precision = "bf16-mixed" if gpu else "32-true"
             devices = int(extra.pop("devices", 1))
             if gpu and devices > 1:
                 extra["devices"] = devices
@@ -213,4 +274,3 @@ def fit_clip(
             )
             data = DataLoader(WindowData(latents, cfg.window, cfg.steps), batch_size=1, shuffle=False)
             trainer.fit(module, data, ckpt_path=str(resume) if resume else None)
-    return module.cpu().eval()

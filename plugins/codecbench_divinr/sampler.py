@@ -5,16 +5,43 @@ representation; windows are the backbone's frame window, coded back to back with
 (the last one shorter). Window ``k`` starts from Gaussian noise drawn by a CPU generator seeded
 with ``seed + k``; the Euler sampler (no churn) is then deterministic, so one bitstream decodes to
 the same frames, bit for bit, on the same machine and software.
+
+Memory and precision:
+
+* On a GPU the frozen backbone weights (UNet, VAE; not the LoRA adapters) are cast to bfloat16
+  (float16 on GPUs without bfloat16; the VAE then stays float32 when its config asks for
+  ``force_upcast``) and run under autocast; the INR, LoRA and the sampler's state stay float32.
+  On a CPU everything stays float32: CPU decodes are bit-exact, as before.
+* The VAE decodes a window in chunks of ``config.decode_chunk`` frames (0: the whole window), as
+  diffusers' SVD pipeline does with ``decode_chunk_size``. The temporal decoder mixes the frames of
+  one call (temporal convolutions, group norms over time), so the chunk changes the decoded frames,
+  not just their rounding: it is chosen by the encode (option ``decode_chunk``, or from the
+  ``memory_gb`` budget by :func:`decode_chunk_for`) and carried in the header. The decoding
+  machine's memory never picks it, so a bitstream decodes to the same bytes anywhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import math
+from collections.abc import Iterable, Iterator
 
 import torch
 from diffusers import EulerDiscreteScheduler
+from torch import nn
 
 from codecbench_divinr.module import DivInrModule
+
+#: Default peak-memory budget (GiB) of a GPU decode, from which an encode picks ``decode_chunk``.
+DEFAULT_MEMORY_GB = 24.0
+#: Live full-resolution activations of the temporal VAE decoder at its peak, in units of one
+#: (frames, block_out_channels[0], H, W) tensor: its last stage up-samples to full resolution at
+#: twice that width (input and output of the up-sampler: 4 units) and then runs spatio-temporal
+#: ResNets (input, normalised, convolved, temporal permutes, blend). An estimate from the
+#: architecture, not a measurement (no GPU here); 8 leaves some margin.
+VAE_PEAK_ACTIVATIONS = 8
+#: Room (GiB) kept for the UNet's sampling activations, the CUDA context and the allocator.
+HEADROOM_GB = 2.0
 
 
 def windows(frames: int, size: int) -> list[range]:
@@ -22,6 +49,82 @@ def windows(frames: int, size: int) -> list[range]:
     return [range(s, min(s + size, frames)) for s in range(0, frames, size)]
 
 
+# ---- precision --------------------------------------------------------------------------------
+def half_dtype(device: torch.device) -> torch.dtype:
+    """The dtype of the frozen backbone on ``device``: bfloat16 (float16 without it) on CUDA, else float32."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def frozen_parameters(module: DivInrModule, dtype: torch.dtype = torch.float32) -> list[nn.Parameter]:
+    """The backbone weights that stay frozen (UNet and VAE, not LoRA) and would be cast to ``dtype``.
+
+    The VAE is left out for float16 when its config asks for ``force_upcast`` (SD-family VAEs
+    overflow in float16).
+    """
+    out = [p for n, p in module.unet.named_parameters() if "lora_" not in n]
+    if dtype != torch.float16 or not getattr(module.vae.config, "force_upcast", False):
+        out += list(module.vae.parameters())
+    return out
+
+
+def cast_frozen(module: DivInrModule, dtype: torch.dtype) -> dict[nn.Parameter, torch.Tensor]:
+    """Cast the frozen backbone weights to ``dtype`` in place; returns their previous data (to restore).
+
+    Nothing happens for float32. Trained weights (INR, LoRA, context) keep their float32 masters.
+    """
+    saved = {}
+    if dtype == torch.float32:
+        return saved
+    for p in frozen_parameters(module, dtype):
+        if p.dtype != dtype:
+            saved[p] = p.data
+            p.data = p.data.to(dtype)
+    return saved
+
+
+def restore_frozen(saved: dict[nn.Parameter, torch.Tensor]) -> None:
+    """Put back the weights :func:`cast_frozen` replaced."""
+    for p, data in saved.items():
+        p.data = data
+
+
+def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    """Autocast to ``dtype`` on ``device`` (a no-op for float32: CPU decodes run as they always did)."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def param_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the first non-LoRA weight of ``model`` (the dtype its frozen part computes in)."""
+    return next(p.dtype for n, p in model.named_parameters() if "lora_" not in n)
+
+
+# ---- memory -----------------------------------------------------------------------------------
+def decode_chunk_for(
+    module: DivInrModule, memory_gb: float, width: int, height: int, window: int, vae_scale: int = 8
+) -> int:
+    """Frames per VAE-decode chunk that keep a GPU decode of a ``width`` x ``height`` clip under
+    ``memory_gb`` GiB (0: the whole ``window`` fits, or no budget).
+
+    A pure function of the budget, the picture size and the backbone's configuration (weights in
+    half precision, :data:`VAE_PEAK_ACTIVATIONS` full-resolution activations of the VAE's widest
+    top stage per frame), so every machine encoding with the same options writes the same chunk.
+    """
+    if memory_gb <= 0 or window <= 1:
+        return 0
+    pixels = math.ceil(height / vae_scale) * vae_scale * math.ceil(width / vae_scale) * vae_scale
+    per_frame = VAE_PEAK_ACTIVATIONS * pixels * int(module.vae.config.block_out_channels[0]) * 2
+    weights = 2 * sum(p.numel() for p in module.parameters())
+    room = memory_gb * 2**30 - weights - HEADROOM_GB * 2**30
+    chunk = max(1, int(room // per_frame))
+    return 0 if chunk >= window else chunk
+
+
+# ---- sampling ---------------------------------------------------------------------------------
 @torch.no_grad()
 def sample_window(
     module: DivInrModule,
@@ -33,7 +136,8 @@ def sample_window(
     """Sample latents (T, C, h, w) for one window from conditioning ``cond`` (T, C, h, w).
 
     Also returns the predicted clean latents x0 at the denoising steps listed in ``keep``
-    (0-based), for the semantic-to-visual analysis.
+    (0-based), for the semantic-to-visual analysis. The UNet runs under autocast when its frozen
+    weights are in half precision; the sampler's state stays float32.
     """
     keep = set(keep)
     sched = EulerDiscreteScheduler.from_config(module.scheduler.config)
@@ -46,29 +150,45 @@ def sample_window(
     ctx = module.context.expand(1, -1, -1).to(x.dtype)
     ids = module.added_time_ids(1).to(x.dtype)
     kept = {}
-    for i, t in enumerate(sched.timesteps):
-        inp = torch.cat([sched.scale_model_input(x, t), cond], dim=2)
-        out = module.unet(inp, t, ctx, added_time_ids=ids).sample
-        res = sched.step(out, t, x)
-        x = res.prev_sample
-        if i in keep:
-            kept[i] = res.pred_original_sample[0].float().cpu()
+    with autocast(module.device, param_dtype(module.unet)):
+        for i, t in enumerate(sched.timesteps):
+            inp = torch.cat([sched.scale_model_input(x, t), cond], dim=2)
+            out = module.unet(inp, t, ctx, added_time_ids=ids).sample
+            res = sched.step(out.float(), t, x)
+            x = res.prev_sample
+            if i in keep:
+                kept[i] = res.pred_original_sample[0].float().cpu()
     return x[0].float().cpu(), kept
 
 
 @torch.no_grad()
-def decode_latents(module: DivInrModule, latents: torch.Tensor) -> torch.Tensor:
-    """VAE-decode (T, C, h, w) diffusion latents of one window to RGB frames (T, 3, H, W) in [0, 1]."""
+def decode_latents(module: DivInrModule, latents: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    """VAE-decode (T, C, h, w) diffusion latents of one window to RGB frames (T, 3, H, W) in [0, 1].
+
+    The temporal decoder sees ``chunk`` frames per call (default: the header's ``decode_chunk``;
+    0 or at least T: the whole window in one call).
+    """
+    chunk = int(module.config.decode_chunk) if chunk is None else int(chunk)
     z = (latents / module.scaling_factor).to(module.device)
-    rgb = module.vae.decode(z, num_frames=z.shape[0]).sample.float().cpu()
+    size = chunk if 0 < chunk < z.shape[0] else z.shape[0]
+    parts = []
+    with autocast(module.device, param_dtype(module.vae)):
+        for zc in z.split(size):
+            parts.append(module.vae.decode(zc, num_frames=zc.shape[0]).sample.float().cpu())
+    rgb = parts[0] if len(parts) == 1 else torch.cat(parts)
     return ((rgb + 1) / 2).clamp(0, 1)
 
 
 @torch.no_grad()
-def generate(module: DivInrModule, frames: int, steps: int, seed: int, window: int) -> Iterable[torch.Tensor]:
-    """Yield decoded RGB windows (T, 3, H', W') for a ``frames``-frame clip."""
+def generate(module: DivInrModule, frames: int, steps: int, seed: int, window: int) -> Iterator[torch.Tensor]:
+    """Yield decoded RGB windows (T, 3, H', W') for a ``frames``-frame clip.
+
+    On a GPU the module's frozen backbone is cast to half precision in place (and left so: the
+    decoder's module is its own); on a CPU nothing changes.
+    """
     from codecbench_divinr.inr import frame_times
 
+    cast_frozen(module, half_dtype(module.device))
     t = frame_times(frames, module.device)
     for k, r in enumerate(windows(frames, window)):
         cond = module.inr(t[r.start : r.stop]).float()
