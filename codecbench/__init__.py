@@ -1,21 +1,72 @@
-"""codecbench: an open benchmark for classical, learned and generative video codecs."""
+"""codecbench: an open benchmark for classical, learned and generative video codecs.
 
+This module is the plugin contract: everything a codec, metric or dataset plugin may use is
+importable from ``codecbench`` itself, and plugins import nothing else of the harness (a test
+checks the built-in ones). It holds
+
+* the plugin base classes: :class:`Codec`, :class:`Metric`, :class:`Dataset` and
+  :class:`Sequence`, with :class:`Option`, :class:`Requirement` and :class:`Availability`;
+* the video types: :class:`VideoFormat`, :class:`Frame`, :class:`Clip`;
+* the errors, whose message the command line prints without a traceback;
+* raw-video helpers: :func:`read_yuv`, :func:`write_yuv`, :class:`YuvWriter`, :func:`frame_count`,
+  :func:`yuv_to_rgb`, :func:`rgb_to_yuv`, :func:`sha256_file`, :func:`plane_psnr`;
+* the module :mod:`codecbench.ffmpeg`: finding and running the bundled ffmpeg
+  (``ffmpeg.ffmpeg_exe``, ``ffmpeg.run``, ``ffmpeg.version``, ``ffmpeg.has_encoder``, ...);
+* run-time helpers: :func:`job_threads` (the job's thread budget, for encoder options),
+  :func:`choose_device` (a ``device`` option to a torch device), :func:`slug` (file-name-safe
+  names) and :class:`Progress` (a progress line inside a job).
+"""
+
+from codecbench import ffmpeg
 from codecbench.codec import Availability, Codec, Option, Requirement
-from codecbench.errors import CodecbenchError
+from codecbench.device import choose_device
+from codecbench.errors import (
+    BitstreamError,
+    CodecbenchError,
+    CodecUnavailableError,
+    InputFormatError,
+    ToolError,
+    UnknownNameError,
+    UnsupportedInputError,
+)
 from codecbench.metrics.base import Metric
+from codecbench.metrics.psnr import plane_psnr
+from codecbench.progress import Progress
+from codecbench.slugs import slug
+from codecbench.threads import job_threads
 from codecbench.video import Clip, Frame, VideoFormat
+from codecbench.yuv import YuvWriter, frame_count, read_yuv, rgb_to_yuv, sha256_file, write_yuv, yuv_to_rgb
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Availability",
+    "BitstreamError",
     "Clip",
     "Codec",
+    "CodecUnavailableError",
     "CodecbenchError",
     "Frame",
+    "InputFormatError",
     "Metric",
     "Option",
+    "Progress",
     "Requirement",
+    "ToolError",
+    "UnknownNameError",
+    "UnsupportedInputError",
     "VideoFormat",
+    "YuvWriter",
     "__version__",
+    "choose_device",
+    "ffmpeg",
+    "frame_count",
+    "job_threads",
+    "plane_psnr",
+    "read_yuv",
+    "rgb_to_yuv",
+    "sha256_file",
+    "slug",
+    "write_yuv",
+    "yuv_to_rgb",
 ]

@@ -42,6 +42,7 @@ import pandas as pd
 import scipy.interpolate
 
 from codecbench.errors import CodecbenchError
+from codecbench.metrics import info as metric_info
 
 METHODS: tuple[str, ...] = ("pchip", "cubic", "akima")
 MODES: tuple[str, ...] = ("rate", "quality")
@@ -77,19 +78,6 @@ TABLE_COLUMNS = [
     "warning",
 ]
 
-#: Direction of metrics that are not registered as plugins here (matched by name prefix).
-_KNOWN_DIRECTIONS: tuple[tuple[str, bool], ...] = (
-    ("psnr", True),
-    ("ssim", True),
-    ("ms_ssim", True),
-    ("vmaf", True),
-    ("lpips", False),
-    ("dists", False),
-    ("fid", False),
-    ("kid", False),
-    ("flip", False),
-)
-
 
 class BDUndefinedError(CodecbenchError):
     """BD of a pair of curves cannot be computed.
@@ -101,25 +89,6 @@ class BDUndefinedError(CodecbenchError):
     def __init__(self, message: str, reason: str, who: str = "", detail: str = "") -> None:
         super().__init__(message)
         self.reason, self.who, self.detail = reason, who, detail
-
-
-def metric_higher_is_better(metric: str) -> bool:
-    """Whether larger values of ``metric`` are better: the metric plugin's own
-    ``higher_is_better`` when it is registered, else a built-in table of well-known metrics."""
-    from codecbench import registry
-
-    if metric in registry.metric_names():
-        try:
-            return bool(registry.metric_class(metric).higher_is_better)
-        except CodecbenchError:
-            pass  # a plugin that fails to import: fall back to the table below
-    for prefix, higher in _KNOWN_DIRECTIONS:
-        if metric.lower().startswith(prefix):
-            return higher
-    raise CodecbenchError(
-        f"cannot tell whether higher or lower {metric!r} is better: it is not a registered metric; "
-        "pass the direction explicitly (--direction higher|lower)"
-    )
 
 
 def _curve(rate: Sequence[float], quality: Sequence[float], who: str) -> tuple[np.ndarray, np.ndarray]:
@@ -360,7 +329,7 @@ def bd_table(
     if mode not in MODES:
         raise CodecbenchError(f"unknown BD mode {mode!r}; choose one of {', '.join(MODES)}")
     if higher_is_better is None:
-        higher_is_better = metric_higher_is_better(metric)
+        higher_is_better = metric_info.higher_is_better(metric)
     if anchor not in set(curves["codec"]):
         raise CodecbenchError(f"anchor {anchor!r} has no points for metric {metric!r}")
     rows: list[_Row] = []

@@ -22,12 +22,13 @@ import pandas as pd
 from filelock import FileLock
 
 from codecbench import __version__, registry
+from codecbench.atomic import atomic_write_text
 from codecbench.datasets import Selection
 from codecbench.errors import CodecbenchError, UnknownNameError
 from codecbench.executors import Executor, LocalExecutor
 from codecbench.jobs import Job
 from codecbench.progress import EtaModel, Progress
-from codecbench.store import RunStore, atomic_write_text
+from codecbench.store import RunStore
 from codecbench.threads import available_cores, job_threads
 
 RATE_POINTS_KEY = "rate_points"

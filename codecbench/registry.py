@@ -17,7 +17,6 @@ import json
 import os
 import site
 import sys
-import tempfile
 import traceback
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import EntryPoint, entry_points
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from codecbench import __version__
+from codecbench.atomic import atomic_write_text
 from codecbench.codec import Codec
 from codecbench.errors import CodecbenchError, CodecUnavailableError, UnknownNameError
 from codecbench.metrics.base import Metric
@@ -298,11 +298,7 @@ def _write_cache(entries: dict[str, Any]) -> None:
     """Write the cache atomically; a cache that cannot be written only costs speed."""
     path = _cache_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".plugins-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"format": CACHE_FORMAT, "entries": entries}, f)
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps({"format": CACHE_FORMAT, "entries": entries}))
     except OSError:
         pass
 

@@ -7,7 +7,6 @@ executor (in-process, a process pool, a Ray cluster) can run it and get the same
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import time
 import traceback
@@ -18,11 +17,13 @@ import numpy as np
 from filelock import Timeout
 
 from codecbench import registry
+from codecbench.atomic import atomic_path
 from codecbench.codec import Codec
 from codecbench.errors import CodecbenchError, CodecUnavailableError
-from codecbench.jobs import Job, slug
+from codecbench.jobs import Job
 from codecbench.metrics.base import Metric
 from codecbench.metrics.frames import evaluate_frame_metrics
+from codecbench.slugs import slug
 from codecbench.store import RunStore
 from codecbench.threads import apply_budget, job_threads
 from codecbench.video import Clip
@@ -36,10 +37,8 @@ def _now() -> str:
 def _save_png(rgb: np.ndarray, path: Path) -> None:
     from PIL import Image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    Image.fromarray(np.rint(rgb * 255).astype(np.uint8)).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.rint(rgb * 255).astype(np.uint8)).save(tmp, format="PNG")
 
 
 def snapshot(clip: Clip, path: Path) -> None:

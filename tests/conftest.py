@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 TOY_PLUGIN = Path(__file__).parent / "fixtures" / "toyplugin"
+TOY_METRIC = Path(__file__).parent / "fixtures" / "toymetric"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,6 +38,16 @@ def register_plugin(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
 def toy_plugin(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Register the toy codec through its entry point, in this process and in subprocesses."""
     return register_plugin(monkeypatch, TOY_PLUGIN)
+
+
+@pytest.fixture
+def toy_metric(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Register the toy metric (``toy_mad``: lower is better, in "levels") through its entry point."""
+    from codecbench.metrics.info import metric_info
+
+    metric_info.cache_clear()
+    yield register_plugin(monkeypatch, TOY_METRIC)
+    metric_info.cache_clear()
 
 
 def cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:

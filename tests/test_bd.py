@@ -11,6 +11,7 @@ import pytest
 
 from codecbench import bd
 from codecbench.errors import CodecbenchError
+from codecbench.metrics.info import higher_is_better
 
 
 def _random_curve(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -147,11 +148,11 @@ def test_monotonicity_and_direction() -> None:
     assert bd.is_monotonic([1, 2, 3, 4], [30, 31, 32, 33])
     assert not bd.is_monotonic([1, 2, 3, 4], [30, 32, 31, 33])
     assert bd.is_monotonic([4, 3, 2, 1], [0.1, 0.2, 0.3, 0.4], higher_is_better=False)
-    assert bd.metric_higher_is_better("psnr_y")  # registered plugin
-    assert not bd.metric_higher_is_better("lpips_vgg")
-    assert not bd.metric_higher_is_better("fid")
+    assert higher_is_better("psnr_y")  # registered plugin
+    assert not higher_is_better("lpips_vgg")
+    assert not higher_is_better("fid")
     with pytest.raises(CodecbenchError, match="--direction"):
-        bd.metric_higher_is_better("mystery")
+        higher_is_better("mystery")
 
 
 def test_table_values_averages_and_ci() -> None:

@@ -22,7 +22,7 @@ from codecbench.cli import main
 from codecbench.errors import CodecbenchError
 from codecbench.leaderboard import SubmissionError, build, make_submission, parse, submit, validate
 from codecbench.leaderboard.schema import FORMAT, FORMAT_V1, MAX_BYTES
-from codecbench.leaderboard.store import slug, submission_path
+from codecbench.leaderboard.store import published_name, submission_path
 from codecbench.report import load_run
 from tests.conftest import cli
 from tests.test_bd import synthetic_results
@@ -104,7 +104,7 @@ def test_export_submit_build_roundtrip(
 ) -> None:
     results = tmp_path / "results"
     for codec in ("vvc", "divinr[tiny]"):
-        out = tmp_path / f"{slug(codec)}.json"
+        out = tmp_path / f"{published_name(codec)}.json"
         assert main(["leaderboard", "export", str(run_dir), "--codec", codec, "--out", str(out)]) == 0
         assert main(["leaderboard", "--results-dir", str(results), "submit", str(out)]) == 0
     stored = sorted((results / "submissions" / "sample").iterdir())
@@ -268,7 +268,7 @@ def test_file_names_never_escape_results(good: dict[str, Any], tmp_path: Path) -
         path = submission_path(results, sub)
         assert path.resolve().is_relative_to(results.resolve()) and path.parent.name == "sample"
         assert "/" not in path.name and not path.name.startswith(".")
-    assert slug("../../etc/passwd") == "etc-passwd" and slug("..") == "x"
+    assert published_name("../../etc/passwd") == "etc-passwd" and published_name("..") == "x"
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -432,7 +432,7 @@ def test_real_anchor_run_to_published_leaderboard(tmp_path: Path) -> None:
         ";" in versions["vvc[ra]"] and ";" in versions["hevc[ra]"]
     )  # real versions: "VVenC 1.x; ffmpeg ..."
     for codec in ("vvc[ra]", "av1[ra]"):
-        out = tmp_path / f"{slug(codec)}.json"
+        out = tmp_path / f"{published_name(codec)}.json"
         assert main(["leaderboard", "export", str(run), "--codec", codec, "--out", str(out)]) == 0
         sub = json.loads(out.read_text())
         assert sub["codec"]["version"] == versions[codec] and sub["anchor"]["version"] == versions["hevc[ra]"]
@@ -811,8 +811,8 @@ def test_build_twice_is_byte_identical(
 ) -> None:
     results = tmp_path / "results"
     for codec in ("vvc", "divinr[tiny]"):
-        _export(run_dir, codec, tmp_path / f"{slug(codec)}.json")
-        assert _lb(results, "submit", str(tmp_path / f"{slug(codec)}.json")) == 0
+        _export(run_dir, codec, tmp_path / f"{published_name(codec)}.json")
+        assert _lb(results, "submit", str(tmp_path / f"{published_name(codec)}.json")) == 0
     names = ("index.html", "leaderboard.md", "leaderboard.json")
     out = build(results)
     first = {n: (out / n).read_bytes() for n in names}

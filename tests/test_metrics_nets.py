@@ -206,10 +206,13 @@ def test_frechet_distance_matches_torch_fidelity(n: int, m: int, d: int) -> None
 
 
 def test_auto_device_is_cpu_without_cuda() -> None:
-    from codecbench.metrics.nets import best_device
+    from codecbench.device import choose_device
 
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert best_device().type == expected
+    assert choose_device().type == expected
     if not torch.cuda.is_available():
         with pytest.raises(Exception, match="CUDA"):
-            best_device("cuda")
+            choose_device("cuda", require=True)
+    assert choose_device("cuda:1").type == "cuda"  # parsed only, unless required
+    with pytest.raises(Exception, match="not a torch device"):
+        choose_device("tpu!", "lpips_alex")

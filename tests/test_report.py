@@ -20,9 +20,10 @@ from codecbench import bd, registry
 from codecbench.cli import main
 from codecbench.errors import CodecUnavailableError, UnknownNameError
 from codecbench.metrics.base import Metric
+from codecbench.metrics.info import metric_info
 from codecbench.report import load_run, render, write_report
 from codecbench.report.figures import rd_figure, timeline_figure
-from codecbench.report.labels import KNOWN_COLORS, PALETTE, codec_color, codec_colors, metric_label
+from codecbench.report.labels import KNOWN_COLORS, PALETTE, codec_color, codec_colors
 from tests.test_bd import BPPS, RATE_FACTORS, synthetic_results
 
 
@@ -379,9 +380,9 @@ class _Plugin(Metric):
 
 @pytest.fixture
 def label_cache():
-    metric_label.cache_clear()
+    metric_info.cache_clear()
     yield
-    metric_label.cache_clear()
+    metric_info.cache_clear()
 
 
 def test_axis_titles_come_from_the_metric_plugins(monkeypatch: pytest.MonkeyPatch, label_cache: None) -> None:
@@ -395,7 +396,7 @@ def test_axis_titles_come_from_the_metric_plugins(monkeypatch: pytest.MonkeyPatc
         "fid": "FID",
         "ssimulacra2": "ssimulacra2",  # not installed: its column name, no unit
     }
-    assert {m: metric_label(m).title for m in expected} == expected
+    assert {m: metric_info(m).title for m in expected} == expected
     pts = pd.DataFrame(
         {"codec": "hevc", "sequence": "a", "rate_point": ["1", "2"], "bpp": [0.1, 0.2], "value": [30.0, 33.0]}
     )
@@ -414,11 +415,11 @@ def test_axis_titles_come_from_the_metric_plugins(monkeypatch: pytest.MonkeyPatc
             raise CodecUnavailableError("plugin 'broken' failed to load: ImportError")
         return real(name)
 
-    metric_label.cache_clear()
+    metric_info.cache_clear()
     monkeypatch.setattr(registry, "metric_class", fake)
-    assert metric_label("ssimulacra2").title == "SSIMULACRA 2 (points)"
-    assert metric_label("broken").title == "broken"
-    assert metric_label("nope").title == "nope"
+    assert metric_info("ssimulacra2").title == "SSIMULACRA 2 (points)"
+    assert metric_info("broken").title == "broken"
+    assert metric_info("nope").title == "nope"
     with pytest.raises(UnknownNameError):
         real("nope")
 

@@ -18,19 +18,22 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from codecbench import ffmpeg
-from codecbench.codec import Codec
-from codecbench.errors import (
+from codecbench import (
     BitstreamError,
+    Clip,
+    Codec,
     CodecbenchError,
     CodecUnavailableError,
+    Frame,
+    Option,
+    Requirement,
     ToolError,
     UnsupportedInputError,
+    VideoFormat,
+    ffmpeg,
+    job_threads,
+    slug,
 )
-from codecbench.options import Option
-from codecbench.requirements import Requirement
-from codecbench.threads import job_threads
-from codecbench.video import Clip, Frame, VideoFormat
 from codecbench_anchors.rates import BPP_LADDER, RATE_PARAMETERS, RatePoint, parse_rate_point
 from codecbench_anchors.y4m import read_y4m
 
@@ -113,10 +116,6 @@ def config_label(name: str, config: str) -> str:
     leaderboard must never show them under one name.
     """
     return name if config == "ld" else f"{name}[{config}]"
-
-
-def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
 
 
 class FFmpegCodec(Codec):
@@ -283,7 +282,7 @@ class FFmpegCodec(Codec):
         exe = self._require()
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        out = workdir / f"{safe_name(clip.name)}.{self.name}.{safe_name(rate_point)}{self.bitstream_suffix}"
+        out = workdir / f"{slug(clip.name)}.{self.name}.{slug(rate_point)}{self.bitstream_suffix}"
         args = self.encode_command(clip, rate_point, out)
         self.last_command = [exe, *args]
         log.info("%s: %s", self.name, shlex.join(self.last_command))

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codecbench.errors import CodecbenchError
-from codecbench.video import Clip
+from codecbench import Clip, CodecbenchError
 
 MODES = ("qp", "crf", "bitrate")
 #: What a rate point means in each mode (the ``rate_parameter`` of results).

@@ -20,19 +20,25 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from codecbench import ffmpeg
-from codecbench.codec import Codec
-from codecbench.errors import BitstreamError, CodecUnavailableError, ToolError
-from codecbench.options import Option
-from codecbench.requirements import Requirement
-from codecbench.video import Clip, Frame, VideoFormat
-from codecbench.yuv import read_yuv
+from codecbench import (
+    BitstreamError,
+    Clip,
+    Codec,
+    CodecUnavailableError,
+    Frame,
+    Option,
+    Requirement,
+    ToolError,
+    VideoFormat,
+    ffmpeg,
+    read_yuv,
+    slug,
+)
 from codecbench_anchors.ffmpeg_codec import (
     CONFIGS,
     check_intra_period,
     config_label,
     resolve_intra_period,
-    safe_name,
 )
 from codecbench_anchors.rates import parse_rate_point
 from codecbench_anchors.y4m import read_y4m
@@ -208,7 +214,7 @@ class ReferenceCodec(Codec):
             raise CodecUnavailableError(f"{self.name}: {detail}")
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        out = workdir / f"{safe_name(clip.name)}.{self.name}.{safe_name(rate_point)}{self.bitstream_suffix}"
+        out = workdir / f"{slug(clip.name)}.{self.name}.{slug(rate_point)}{self.bitstream_suffix}"
         out.unlink(missing_ok=True)
         self._run(self.encode_command(clip, rate_point, out, encoder, cfg), f"{self.software} encoder")
         if not out.is_file() or out.stat().st_size == 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from codecbench.options import Option
+from codecbench import Option
 from codecbench_anchors.ffmpeg_codec import FFmpegCodec, common_options
 
 VVENC_PRESETS = ("faster", "fast", "medium", "slow", "slower")

@@ -11,8 +11,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from codecbench.errors import BitstreamError, InputFormatError
-from codecbench.video import Frame, VideoFormat
+from codecbench import BitstreamError, Frame, InputFormatError, VideoFormat
 
 MAGIC = b"YUV4MPEG2"
 #: Y4M colour-space tags of 4:2:0 layouts and their bit depth; other layouts are refused.

@@ -11,6 +11,7 @@ import pandas as pd
 
 from codecbench import bd
 from codecbench.errors import CodecbenchError
+from codecbench.metrics.info import metric_info
 from codecbench.report.data import load_run
 
 #: Keys of each JSON object: the BD table's columns up to the per-sequence range.
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.fmt == "csv":
         table.to_csv(sys.stdout, index=False)
     else:
-        unit = "%" if args.mode == "rate" else ""
+        unit = "%" if args.mode == "rate" else f" {metric_info(args.metric).unit}".rstrip()
         shown = table[["dataset", "sequence", "codec", "value", "ci_low", "ci_high", "seq_min", "seq_max"]]
         shown = shown.copy()
         for c in ("value", "ci_low", "ci_high", "seq_min", "seq_max"):

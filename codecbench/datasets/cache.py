@@ -7,11 +7,12 @@ so a build that was killed half-way is simply done again by the next caller.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from filelock import FileLock
+
+from codecbench.atomic import atomic_write_text
 
 
 def build_once(root: Path, build: Callable[[Path], dict]) -> Path:
@@ -24,7 +25,5 @@ def build_once(root: Path, build: Callable[[Path], dict]) -> Path:
         if manifest.is_file():
             return root
         content = build(root)
-        tmp = manifest.with_suffix(".part")
-        tmp.write_text(json.dumps(content, indent=1))
-        os.replace(tmp, manifest)
+        atomic_write_text(manifest, json.dumps(content, indent=1))
     return root

@@ -30,6 +30,7 @@ from filelock import FileLock
 from tqdm import tqdm
 
 from codecbench import __version__
+from codecbench.atomic import atomic_path, atomic_write_text
 from codecbench.datasets.base import Dataset, Download, SequenceInfo
 from codecbench.errors import CodecbenchError, InputFormatError
 from codecbench.paths import data_root
@@ -151,9 +152,7 @@ class Manifest:
         self.save()
 
     def save(self) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps(self.data, indent=1, sort_keys=True))
 
 
 # ------------------------------------------------------------------------------------------ checksums
@@ -307,16 +306,11 @@ def archive_kind(path: Path | str) -> str | None:
 
 def _copy(src: BinaryIO, target: Path) -> str:
     """Stream ``src`` into ``target`` atomically (via a temporary name); returns the SHA-256 written."""
-    tmp = target.with_name(f".{target.name}.extracting")
     sha = hashlib.sha256()
-    try:
-        with open(tmp, "wb") as out:
-            while chunk := src.read(CHUNK):
-                sha.update(chunk)
-                out.write(chunk)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(target) as tmp, open(tmp, "xb") as out:
+        while chunk := src.read(CHUNK):
+            sha.update(chunk)
+            out.write(chunk)
     return sha.hexdigest()
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from codecbench import ffmpeg
+from codecbench.atomic import atomic_write_bytes
 from codecbench.datasets.base import Dataset, SequenceInfo
 from codecbench.datasets.cache import build_once
 from codecbench.errors import CodecbenchError
@@ -177,9 +177,7 @@ def build_sequence(recipe: Recipe, source: Path, target: Path) -> None:
             planes, ((WIDTH, HEIGHT), (WIDTH // 2, HEIGHT // 2), (WIDTH // 2, HEIGHT // 2))
         ):
             out += np.ascontiguousarray(_crop(_box(plane, recipe.shrink), w, h)).tobytes()
-    tmp = target.with_suffix(".part")
-    tmp.write_bytes(bytes(out))
-    os.replace(tmp, target)
+    atomic_write_bytes(target, bytes(out))
 
 
 def _key() -> str:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from codecbench import ffmpeg
+from codecbench.atomic import atomic_path
 from codecbench.datasets.base import Dataset, SequenceInfo
 from codecbench.datasets.cache import build_once
 from codecbench.paths import cache_dir
@@ -50,22 +50,9 @@ def sample_root() -> Path:
         sums = {}
         for name, graph in RECIPES.items():
             target = root / f"{name}_{WIDTH}x{HEIGHT}_{FPS}.yuv"
-            tmp = target.with_suffix(".part")
-            args = [
-                "-f",
-                "lavfi",
-                "-i",
-                graph,
-                "-frames:v",
-                FRAMES,
-                "-pix_fmt",
-                "yuv420p",
-                "-f",
-                "rawvideo",
-                tmp,
-            ]
-            ffmpeg.run(args, exe=exe, what=f"generating sample clip {name}")
-            os.replace(tmp, target)
+            with atomic_path(target) as tmp:
+                args = ["-f", "lavfi", "-i", graph, "-frames:v", FRAMES, "-pix_fmt", "yuv420p"]
+                ffmpeg.run([*args, "-f", "rawvideo", tmp], exe=exe, what=f"generating sample clip {name}")
             sums[target.name] = sha256_file(target)
         return {"ffmpeg": ffmpeg.version(exe), "sha256": sums}
 

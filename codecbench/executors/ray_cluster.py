@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from codecbench import registry
+from codecbench.atomic import atomic_write_bytes
 from codecbench.errors import CodecbenchError
 from codecbench.executors.base import Executor
 from codecbench.jobs import Job
 from codecbench.runner import failure_record, run_job
-from codecbench.store import RunStore, atomic_write_bytes
+from codecbench.store import RunStore
 from codecbench.threads import budget_environ
 
 INSTALL_HINT = "pip install 'codecbench[ray]'  (or: pip install 'ray[default]>=2.30')"

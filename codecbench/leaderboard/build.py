@@ -34,7 +34,8 @@ from codecbench.leaderboard.store import (
     stored_bitstreams,
     write_atomic,
 )
-from codecbench.report.bdsection import CONFIDENCE, dataset_cell, fmt_number, ordered
+from codecbench.metrics.info import ordered
+from codecbench.report.bdsection import CONFIDENCE, dataset_cell, fmt_number
 
 #: What the parentheses after a dataset value hold, in the pages' legends.
 INTERVAL_NOTE = (

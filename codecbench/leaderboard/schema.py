@@ -23,6 +23,7 @@ from typing import Any
 
 from codecbench.bd import MIN_POINTS
 from codecbench.errors import CodecbenchError
+from codecbench.metrics.info import metric_info
 
 FORMAT = "codecbench-submission/2"
 #: The first format, without bitstream provenance: still read, never verifiable.
@@ -59,18 +60,6 @@ SUFFIX_RULE = "empty, or one or two parts of a dot then up to 16 letters, digits
 OPTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 #: Allowed relative error between a row's bpp and bytes * 8 / (width * height * frames).
 BPP_TOLERANCE = 1e-3
-
-#: Plausible value ranges of well-known metrics (matched by name prefix); others must be finite.
-METRIC_RANGES: tuple[tuple[str, float, float], ...] = (
-    ("psnr", 0.0, 200.0),
-    ("ms_ssim", 0.0, 1.0),
-    ("ssim", 0.0, 1.0),
-    ("vmaf", 0.0, 100.0),
-    ("lpips", 0.0, 2.0),
-    ("dists", 0.0, 1.0),
-    ("fid", 0.0, 1e5),
-    ("kid", -1.0, 1e3),
-)
 
 
 class SubmissionError(CodecbenchError):
@@ -258,14 +247,6 @@ def _clip(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[:n] + "..."
 
 
-def metric_range(metric: str) -> tuple[float, float]:
-    """The plausible range of a metric's values (``-inf, inf`` when unknown)."""
-    for prefix, low, high in METRIC_RANGES:
-        if metric.lower().startswith(prefix):
-            return low, high
-    return -math.inf, math.inf
-
-
 #: Keys of every row; format 2 adds :data:`PROVENANCE_KEYS`.
 ROW_KEYS = ("sequence", "rate_point", "bytes", "bpp", "frames", "width", "height", "metrics")
 PROVENANCE_KEYS = ("bitstream_sha256", "decoded_sha256")
@@ -336,7 +317,7 @@ def _check_rows(
         for metric in metrics:
             if metric in values:
                 v = c.number(values[metric], f"{at}.metrics.{metric}")
-                low, high = metric_range(metric)
+                low, high = metric_info(metric).value_range
                 if v is not None and not low <= v <= high:
                     c.fail(f"{at}.metrics.{metric}", f"{v} is outside the valid range [{low}, {high}]")
         for extra in set(values) - set(metrics):
@@ -365,7 +346,7 @@ def _check_dataset_metrics(c: _Checker, rows: Any, where: str) -> None:
         if bpp is not None and bpp <= 0:
             c.fail(f"{at}.bpp", "must be positive")
         if metric and value is not None:
-            low, high = metric_range(metric)
+            low, high = metric_info(metric).value_range
             if not low <= value <= high:
                 c.fail(f"{at}.value", f"{value} is outside the valid range [{low}, {high}]")
         if metric and rp:

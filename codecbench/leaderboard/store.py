@@ -16,12 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codecbench.atomic import atomic_write_bytes, fsync_dir, temp_beside
 from codecbench.errors import CodecbenchError
 from codecbench.leaderboard.schema import (
     MAX_BYTES,
@@ -32,6 +31,7 @@ from codecbench.leaderboard.schema import (
     parse,
     validate,
 )
+from codecbench.slugs import slug
 from codecbench.yuv import sha256_file
 
 SUBMISSIONS = "submissions"
@@ -40,10 +40,9 @@ BITSTREAMS = "bitstreams"
 _CHUNK = 1 << 20
 
 
-def slug(text: str) -> str:
-    """A file-name-safe form of ``text``: [A-Za-z0-9._-], no leading dot, at most 60 characters."""
-    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-")[:60]
-    return s or "x"
+def published_name(text: str) -> str:
+    """The file-name part of a published name: [A-Za-z0-9._-], no leading dot, at most 60 characters."""
+    return slug(text, "-", strip_dots=True, limit=60)
 
 
 def inside(root: Path, path: Path) -> Path:
@@ -83,37 +82,17 @@ def submission_path(results: Path, sub: Submission) -> Path:
     key = hashlib.sha256(json.dumps([sub.dataset, sub.setting, sub.codec, sub.version]).encode()).hexdigest()[
         :10
     ]
-    name = f"{slug(sub.codec)}--{slug(sub.setting)}--{slug(sub.version)}-{key}.json"
-    return results / SUBMISSIONS / slug(sub.dataset) / name
+    name = f"{published_name(sub.codec)}--{published_name(sub.setting)}--{published_name(sub.version)}-{key}.json"
+    return results / SUBMISSIONS / published_name(sub.dataset) / name
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _temp_beside(path: Path) -> tuple[int, Path]:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, 0o644)  # published files are readable by everyone (mkstemp makes them 0600)
-    return fd, Path(tmp)
+#: Published files are readable by everyone.
+PUBLISHED_MODE = 0o644
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` so that readers see the old file or the whole new one (fsynced)."""
-    fd, tmp = _temp_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    """Replace ``path`` by ``data`` atomically (fsynced), readable by everyone."""
+    atomic_write_bytes(path, data, PUBLISHED_MODE)
 
 
 # --- bitstreams ------------------------------------------------------------------------------
@@ -193,15 +172,16 @@ def store_bitstream(src: Path, dest: Path, ref: BitstreamRef) -> bool:
     if existing():
         return False
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _temp_beside(dest)
+    tmp = temp_beside(dest)
     try:
         h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
+        with open(tmp, "xb") as out, open(src, "rb") as f:
             while block := f.read(_CHUNK):
                 h.update(block)
                 out.write(block)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp, PUBLISHED_MODE)
         if h.hexdigest() != ref.sha256:
             raise CodecbenchError(f"{src} changed while it was copied; submit again")
         try:
@@ -214,7 +194,7 @@ def store_bitstream(src: Path, dest: Path, ref: BitstreamRef) -> bool:
             os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     return True
 
 

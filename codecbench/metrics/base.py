@@ -8,6 +8,7 @@ features per sequence and reduce them over a whole dataset for each codec and ra
 
 from __future__ import annotations
 
+import math
 from abc import ABC
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -25,15 +26,20 @@ class Metric(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
-    #: True for PSNR-like metrics, False for LPIPS/DISTS/FID-like ones.
+    #: True for PSNR-like metrics, False for LPIPS/DISTS/FID-like ones (BD's sign, rankings).
     higher_is_better: ClassVar[bool] = True
+    #: Plausible values (the leaderboard rejects submitted values outside it).
+    value_range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
     #: "yuv" for metrics on planes, "rgb" for metrics on converted pictures.
     input: ClassVar[str] = "yuv"
     #: "frame" (per-frame values averaged over a sequence) or "distribution" (over a dataset).
     kind: ClassVar[str] = "frame"
+    #: Unit of the values, shown on report axes and tables ("dB"); "" when unitless.
     unit: ClassVar[str] = ""
     #: Name shown to people (plot axes, report tables), e.g. "PSNR-Y"; empty means ``name``.
     display_name: ClassVar[str] = ""
+    #: Place in reports and the leaderboard (smaller first); None lists it after those, by name.
+    display_order: ClassVar[int | None] = None
     #: Smallest width and height the metric is defined on.
     min_size: ClassVar[tuple[int, int]] = (1, 1)
     #: True when a frame's value depends on that frame pair alone and the metric reads frames

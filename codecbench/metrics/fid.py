@@ -193,6 +193,8 @@ class _InceptionPatches(NetMetric):
 class FID(_InceptionPatches):
     name = "fid"
     display_name = "FID"
+    display_order = 80
+    value_range = (0.0, 1e5)
     description = "FID on 256x256 patches over a dataset (Inception pt_inception-2015-12-05)"
 
     def distance(self, ref: np.ndarray, dist: np.ndarray) -> float:
@@ -202,6 +204,8 @@ class FID(_InceptionPatches):
 class KID(_InceptionPatches):
     name = "kid"
     display_name = "KID"
+    display_order = 90
+    value_range = (-1.0, 1e3)
     description = "KID on 256x256 patches over a dataset (polynomial kernel, 100 subsets)"
     options_spec = {
         **_InceptionPatches.options_spec,

@@ -29,9 +29,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from codecbench.device import choose_device
 from codecbench.metrics import frames
 from codecbench.metrics.base import Metric
-from codecbench.metrics.nets import NET_OPTIONS, auto_batch, best_device
+from codecbench.metrics.nets import NET_OPTIONS, auto_batch
 from codecbench.video import Clip, Frame, VideoFormat
 
 WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -273,6 +274,7 @@ class _MSSSIM(Metric):
     """Streams frame pairs into batches of pictures in [0, 1] and scores them."""
 
     unit = ""
+    value_range = (0.0, 1.0)
     frame_local = True
     #: Pictures per frame that :meth:`_fill` writes.
     channels: ClassVar[int] = 1
@@ -292,7 +294,7 @@ class _MSSSIM(Metric):
         raise NotImplementedError
 
     def evaluate(self, ref: Clip, dist: Clip) -> np.ndarray:
-        device = best_device(self.options["device"])
+        device = choose_device(self.options["device"], self.name, require=True)
         fmt = ref.format
         size = auto_batch(fmt, self.options["batch_size"], pixels_per_batch=1 << 22)
         if device.type == "cpu" and not self.options["batch_size"]:  # a plane per thread at least
@@ -323,6 +325,7 @@ class _MSSSIM(Metric):
 class MSSSIMY(_MSSSIM):
     name = "ms_ssim_y"
     display_name = "MS-SSIM-Y"
+    display_order = 40
     description = "MS-SSIM of the luma plane, mean over frames"
 
     def _fill(self, frame: Frame, fmt: VideoFormat, out: np.ndarray) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from codecbench import weights
+from codecbench.device import choose_device
 from codecbench.errors import CodecbenchError, InputFormatError, UnsupportedInputError
 from codecbench.metrics.base import Metric
 from codecbench.metrics.frames import rgb as shared_rgb
@@ -27,19 +28,6 @@ NET_OPTIONS = {
 
 #: Side of the square patches FID and KID are computed on (HiFiC's practice).
 PATCH = 256
-
-
-def best_device(choice: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; other values are checked and used as given."""
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(choice)
-    except RuntimeError as e:
-        raise CodecbenchError(f"device {choice!r} is not a torch device ({e})") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CodecbenchError(f"device {choice!r} asked for, but torch sees no CUDA device here")
-    return device
 
 
 def rgb_tensor(frames: list[Frame], fmt: VideoFormat) -> torch.Tensor:
@@ -121,7 +109,7 @@ class NetMetric(Metric):
     @property
     def device(self) -> torch.device:
         if self._device is None:
-            self._device = best_device(self.options["device"])
+            self._device = choose_device(self.options["device"], self.name, require=True)
         return self._device
 
     def build(self) -> torch.nn.Module:

@@ -48,6 +48,7 @@ class _FrameNetMetric(NetMetric):
 
 
 class _LPIPS(_FrameNetMetric):
+    value_range = (0.0, 2.0)
     backbone = "alex"
 
     def build(self) -> torch.nn.Module:
@@ -62,12 +63,14 @@ class _LPIPS(_FrameNetMetric):
 class LPIPSAlex(_LPIPS):
     name = "lpips_alex"
     display_name = "LPIPS (AlexNet)"
+    display_order = 50
     description = "LPIPS v0.1 with AlexNet on RGB frames, mean over frames (lower is better)"
 
 
 class LPIPSVGG(_LPIPS):
     name = "lpips_vgg"
     display_name = "LPIPS (VGG)"
+    display_order = 60
     description = "LPIPS v0.1 with VGG-16 on RGB frames, mean over frames (lower is better)"
     backbone = "vgg"
 
@@ -75,6 +78,8 @@ class LPIPSVGG(_LPIPS):
 class DISTS(_FrameNetMetric):
     name = "dists"
     display_name = "DISTS"
+    display_order = 70
+    value_range = (0.0, 1.0)
     description = "DISTS on RGB frames (shorter side resized to 256), mean over frames (lower is better)"
 
     def build(self) -> torch.nn.Module:

@@ -88,6 +88,7 @@ class _PSNR(Metric):
     """Scores frame pairs one at a time, streamed through reused buffers or shared by the job."""
 
     frame_local = True
+    value_range = (0.0, 200.0)
 
     def evaluate(self, ref: Clip, dist: Clip) -> np.ndarray:
         fmt = ref.format
@@ -98,6 +99,7 @@ class _PSNR(Metric):
 class PSNRY(_PSNR):
     name = "psnr_y"
     display_name = "PSNR-Y"
+    display_order = 10
     description = "PSNR of the luma plane in dB, mean over frames"
     unit = "dB"
 
@@ -108,6 +110,7 @@ class PSNRY(_PSNR):
 class PSNRYUV(_PSNR):
     name = "psnr_yuv"
     display_name = "PSNR-YUV"
+    display_order = 20
     description = "(6 PSNR-Y + PSNR-U + PSNR-V) / 8 per frame in dB, mean over frames"
     unit = "dB"
 

@@ -71,6 +71,8 @@ def run_libvmaf(ref: Clip, dist: Clip, model: str, n_threads: int = 0, exe: str 
 class VMAF(Metric):
     name = "vmaf"
     display_name = "VMAF"
+    display_order = 30
+    value_range = (0.0, 100.0)
     description = "VMAF (model vmaf_v0.6.1) from ffmpeg's libvmaf filter, mean over frames"
     unit = ""
     model: ClassVar[str] = "vmaf_v0.6.1"
@@ -98,5 +100,6 @@ class VMAF(Metric):
 class VMAFNEG(VMAF):
     name = "vmaf_neg"
     display_name = "VMAF NEG"
+    display_order = None  # not VMAF's place: listed by name after the others
     description = "VMAF NEG (model vmaf_v0.6.1neg, no enhancement gain) from libvmaf, mean over frames"
     model = "vmaf_v0.6.1neg"

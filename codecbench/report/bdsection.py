@@ -9,17 +9,11 @@ import pandas as pd
 
 from codecbench import bd
 from codecbench.errors import CodecbenchError
+from codecbench.metrics.info import higher_is_better, ordered
 from codecbench.report.data import RunTables
 
 #: Level of the bootstrap confidence intervals of dataset means.
 CONFIDENCE = 0.95
-#: Metrics listed first, in this order; any other metric follows alphabetically.
-PREFERRED = ("psnr_y", "psnr_yuv", "vmaf", "ms_ssim_y", "lpips_alex", "lpips_vgg", "dists", "fid", "kid")
-
-
-def ordered(metrics: list[str]) -> list[str]:
-    """``metrics`` with the usual ones first (PSNR, VMAF, MS-SSIM, LPIPS, DISTS, FID)."""
-    return [m for m in PREFERRED if m in metrics] + sorted(m for m in metrics if m not in PREFERRED)
 
 
 @dataclass
@@ -51,7 +45,7 @@ def compute_bd(tables: RunTables, anchor: str | None, method: str = "pchip") -> 
                 raise CodecbenchError("no successful job has a value")
             if anchor not in set(curves["codec"]):
                 raise CodecbenchError(f"the anchor {anchor!r} has no value")
-            higher = bd.metric_higher_is_better(metric)
+            higher = higher_is_better(metric)
             result.decimals[metric] = 2 if curves["value"].abs().max() >= 5 else 4
             result.tables[metric] = {
                 mode: bd.bd_table(curves, anchor, metric, method, mode, higher, CONFIDENCE)

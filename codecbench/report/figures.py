@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from codecbench.report.labels import BPP_TITLE, codec_colors, metric_label
+from codecbench.metrics.info import metric_info
+from codecbench.report.labels import BPP_TITLE, codec_colors
 
 #: Label of the drop-down entry that shows the mean over a dataset's sequences.
 DATASET_MEAN = "dataset mean"
@@ -101,7 +102,7 @@ def rd_figure(
     if len(sequences) > 1:
         per_view.append((DATASET_MEAN, points, True))
     per_view += [(s, points[points["sequence"] == s], False) for s in sequences]
-    label = metric_label(metric)
+    label = metric_info(metric)
     hover = (
         "%{x:.4f} bpp<br>" + html.escape(label.display) + " %{y:.4f} " + html.escape(label.unit)
         + "<extra>%{fullData.name}</extra>"
@@ -189,7 +190,7 @@ def timeline_figure(
     bpp of one of the anchor's rate points): each codec shows its rate point nearest that rate.
     The first view is the first sequence at the anchor's median rate.
     """
-    label = metric_label(metric)
+    label = metric_info(metric)
     hover = (
         "frame %{x}<br>" + html.escape(label.display) + " %{y:.4f} " + html.escape(label.unit)
         + "<extra>%{fullData.name}</extra>"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,7 +14,9 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from codecbench import bd
+from codecbench.atomic import atomic_write_text
 from codecbench.errors import CodecbenchError
+from codecbench.metrics.info import metric_info, ordered
 from codecbench.report.bdsection import (
     CONFIDENCE,
     BdResults,
@@ -24,13 +25,11 @@ from codecbench.report.bdsection import (
     compute_bd,
     dataset_cell,
     fmt_number,
-    ordered,
     ranking,
 )
 from codecbench.report.compare import Comparison, build_comparisons
 from codecbench.report.data import RunTables, load_run
 from codecbench.report.figures import colors, rd_figure, timeline_figure
-from codecbench.report.labels import metric_label
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -224,7 +223,7 @@ def _value_html(cell: Cell, mode: str, decimals: int, mark: str = "", labelled: 
 
 def _mode_title(metric: str, mode: str) -> str:
     """``BD-rate`` or ``BD-PSNR-Y``."""
-    return "BD-rate" if mode == "rate" else f"BD-{metric_label(metric).display}"
+    return "BD-rate" if mode == "rate" else f"BD-{metric_info(metric).display}"
 
 
 def _interval_note(bdr: BdResults) -> str:
@@ -269,7 +268,7 @@ def _ranking_table(bdr: BdResults, ranked: list[RankedCodec], mode: str, display
     notes = _Notes()
     header: list[object] = ["rank", "codec"]
     for metric in bdr.metrics:
-        label = metric_label(metric)
+        label = metric_info(metric)
         unit = "%" if mode == "rate" else label.unit
         extra = f"<br><span class='unit'>{html.escape(unit)}</span>" if unit else ""
         header.append(_Html(html.escape(label.display) + extra))
@@ -281,7 +280,7 @@ def _ranking_table(bdr: BdResults, ranked: list[RankedCodec], mode: str, display
         if not any(c.ok for _, _, c in cells):
             by_note: dict[str, list[str]] = {}
             for _, m, c in cells:
-                by_note.setdefault(c.note or "no value", []).append(metric_label(m).display)
+                by_note.setdefault(c.note or "no value", []).append(metric_info(m).display)
             why = (
                 next(iter(by_note))
                 if len(by_note) == 1
@@ -290,7 +289,7 @@ def _ranking_table(bdr: BdResults, ranked: list[RankedCodec], mode: str, display
             row.append((why, len(cells)))
         else:
             for codec, m, c in cells:
-                mark = "" if c.anchor else notes.mark(codec, metric_label(m).display, c.note)
+                mark = "" if c.anchor else notes.mark(codec, metric_info(m).display, c.note)
                 row.append(_value_html(c, mode, bdr.decimals.get(m, 4), mark, labelled))
         rows.append(row)
     num = [0, *range(2, 2 + len(bdr.metrics))]
@@ -303,7 +302,7 @@ def _ranking_section(bdr: BdResults, datasets: list[str], page: _Page, display: 
     primary = "psnr_y" if "psnr_y" in bdr.tables else bdr.metrics[0]
     page.add(
         "<h2 id='ranking'>Ranking</h2><p>Codecs ordered by dataset BD-rate of "
-        f"<b>{html.escape(metric_label(primary).display)}</b> against <b>{html.escape(str(bdr.anchor))}</b> "
+        f"<b>{html.escape(metric_info(primary).display)}</b> against <b>{html.escape(str(bdr.anchor))}</b> "
         f"({html.escape(bdr.method)} interpolation), then each metric's dataset BD-rate (% rate change at "
         "equal quality: &lt; 0 is better) and BD-quality (change at equal rate: &gt; 0 is better; for "
         "LPIPS, DISTS, FID the reduction). A codec without a value says why in its row."
@@ -327,7 +326,7 @@ def _bd_tables_section(bdr: BdResults, page: _Page) -> None:
         f"is given only when every sequence has a value; the warning says which do not, and why.{_interval_note(bdr)}</p>"
     )
     for metric in bdr.metrics:
-        label = metric_label(metric)
+        label = metric_info(metric)
         page.add(f"<h3>{html.escape(label.title)}</h3>")
         for mode in bd.MODES:
             t = bdr.tables[metric][mode]
@@ -518,8 +517,5 @@ def write_report(
     tables = load_run(run_dir_or_results_csv)
     out = Path(out_path) if out_path is not None else tables.run_dir / "report.html"
     page, _ = render(tables, anchor, method, compare_bpp, title=f"codecbench report: {tables.run_dir.name}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    atomic_write_text(out, page)
     return out

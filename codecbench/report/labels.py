@@ -1,8 +1,5 @@
-"""What a report shows people: metric display names and units, and a fixed colour per codec.
-
-Display names and units come from the metric plugins (``Metric.display_name``, ``Metric.unit``)
-through the registry, so a third-party metric shows its own; a column whose plugin is not
-installed (or fails to load) is shown under its column name, without a unit.
+"""What a report shows people besides the metrics' own names and units (:mod:`codecbench.metrics.info`):
+the bpp axis title and a fixed colour per codec.
 
 Colours depend on the codec label only, never on which other codecs a report holds, so a codec
 keeps its colour from one report to the next: the well-known codecs have fixed colours, any other
@@ -11,41 +8,10 @@ label gets one from a hash of its name (SHA-256, not Python's per-process ``hash
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from dataclasses import dataclass
-
-from codecbench.errors import CodecbenchError
 
 #: Title of every bpp axis.
 BPP_TITLE = "bpp (bits per pixel)"
-
-
-@dataclass(frozen=True)
-class MetricLabel:
-    """How a metric column is shown: ``display`` name and ``unit`` ("" when unitless)."""
-
-    name: str
-    display: str
-    unit: str = ""
-
-    @property
-    def title(self) -> str:
-        """Axis title: ``PSNR-Y (dB)``, or ``VMAF`` for a unitless metric."""
-        return f"{self.display} ({self.unit})" if self.unit else self.display
-
-
-@functools.lru_cache(maxsize=256)
-def metric_label(metric: str) -> MetricLabel:
-    """The display name and unit of ``metric`` from its plugin; the bare name when not installed."""
-    from codecbench import registry
-
-    try:
-        cls = registry.metric_class(metric)
-    except CodecbenchError:
-        return MetricLabel(metric, metric)
-    display = str(getattr(cls, "display_name", "") or metric)
-    return MetricLabel(metric, display, str(getattr(cls, "unit", "") or ""))
 
 
 #: Twenty colours that stay apart from each other (Tableau 10, then ten darker ones).

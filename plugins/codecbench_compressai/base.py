@@ -17,9 +17,18 @@ import compressai
 import torch
 from tqdm import tqdm
 
-from codecbench.codec import Codec, Option, Requirement
-from codecbench.errors import BitstreamError, CodecbenchError, CodecUnavailableError
-from codecbench.video import Clip, Frame, VideoFormat
+from codecbench import (
+    BitstreamError,
+    Clip,
+    Codec,
+    CodecbenchError,
+    CodecUnavailableError,
+    Frame,
+    Option,
+    Requirement,
+    VideoFormat,
+    choose_device,
+)
 
 from . import frames as F
 from .bitstream import BitstreamWriter, Header, Packet, read_bitstream
@@ -139,13 +148,7 @@ class CompressAICodec(Codec):
 
     @property
     def device(self) -> torch.device:
-        name = self.options["device"]
-        if name == "auto":
-            name = "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            return torch.device(name)
-        except RuntimeError as e:
-            raise CodecbenchError(f"{self.name}.device: {e}") from None
+        return choose_device(self.options["device"], self.name)
 
     def requirements(self) -> list[Requirement]:
         reqs = []

@@ -21,7 +21,7 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from codecbench.errors import BitstreamError
+from codecbench import BitstreamError
 
 MAGIC = b"CBCA"
 VERSION = 1

@@ -1,6 +1,6 @@
 """YUV 4:2:0 frames to padded RGB tensors for a CompressAI model, and reconstructions back.
 
-Colour conversion is codecbench's own (:func:`codecbench.yuv.yuv_to_rgb` / :func:`rgb_to_yuv`, BT.709
+Colour conversion is codecbench's own (:func:`codecbench.yuv_to_rgb` / :func:`rgb_to_yuv`, BT.709
 for HD and BT.601 for SD), so every learned codec in the benchmark sees the same RGB. Padding follows
 CompressAI's evaluation tools (``compressai.ops.compute_padding``: zeros, centred), so rates compare
 with CompressAI's published numbers.
@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from compressai.ops import compute_padding
 
-from codecbench.video import Frame, VideoFormat
-from codecbench.yuv import rgb_to_yuv, yuv_to_rgb
+from codecbench import Frame, VideoFormat, rgb_to_yuv, yuv_to_rgb
 
 Padding = tuple[int, int, int, int]
 

@@ -16,9 +16,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from codecbench.codec import Option
-from codecbench.errors import BitstreamError, CodecbenchError
-from codecbench.video import Frame
+from codecbench import BitstreamError, CodecbenchError, Frame, Option
 
 from . import frames as F
 from .base import COMMON_OPTIONS, CompressAICodec

@@ -24,7 +24,7 @@ from compressai.zoo import image as zoo_image
 from compressai.zoo import video as zoo_video
 from compressai.zoo.pretrained import load_pretrained
 
-from codecbench.errors import CodecbenchError, CodecUnavailableError
+from codecbench import CodecbenchError, CodecUnavailableError
 
 UNTRAINED_SEED = 0
 
