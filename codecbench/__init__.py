@@ -4,8 +4,9 @@ This module is the plugin contract: everything a codec, metric or dataset plugin
 importable from ``codecbench`` itself, and plugins import nothing else of the harness (a test
 checks the built-in ones). It holds
 
-* the plugin base classes: :class:`Codec`, :class:`Metric`, :class:`Dataset` and
-  :class:`Sequence`, with :class:`Option`, :class:`Requirement` and :class:`Availability`;
+* the plugin types: :class:`Codec`, :class:`Metric` and :class:`Dataset` (with its
+  :class:`SequenceInfo` and :class:`Download`), and :class:`Option`, :class:`Requirement`,
+  :class:`Availability`;
 * the video types: :class:`VideoFormat`, :class:`Frame`, :class:`Clip`;
 * the errors, whose message the command line prints without a traceback;
 * raw-video helpers: :func:`read_yuv`, :func:`write_yuv`, :class:`YuvWriter`, :func:`frame_count`,
@@ -19,6 +20,7 @@ checks the built-in ones). It holds
 
 from codecbench import ffmpeg
 from codecbench.codec import Availability, Codec, Option, Requirement
+from codecbench.datasets.base import Dataset, Download, SequenceInfo
 from codecbench.device import choose_device
 from codecbench.errors import (
     BitstreamError,
@@ -34,16 +36,17 @@ from codecbench.metrics.psnr import plane_psnr
 from codecbench.progress import Progress
 from codecbench.slugs import slug
 from codecbench.threads import job_threads
+from codecbench.version import __version__
 from codecbench.video import Clip, Frame, VideoFormat
 from codecbench.yuv import YuvWriter, frame_count, read_yuv, rgb_to_yuv, sha256_file, write_yuv, yuv_to_rgb
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Availability",
     "BitstreamError",
     "Clip",
     "Codec",
+    "Dataset",
+    "Download",
     "CodecUnavailableError",
     "CodecbenchError",
     "Frame",
@@ -52,6 +55,7 @@ __all__ = [
     "Option",
     "Progress",
     "Requirement",
+    "SequenceInfo",
     "ToolError",
     "UnknownNameError",
     "UnsupportedInputError",

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
-from codecbench import __version__, registry
+from codecbench import registry
 from codecbench.atomic import atomic_write_text
 from codecbench.datasets import Selection
 from codecbench.errors import CodecbenchError, UnknownNameError
@@ -30,6 +30,7 @@ from codecbench.jobs import Job
 from codecbench.progress import EtaModel, Progress
 from codecbench.store import RunStore
 from codecbench.threads import available_cores, job_threads
+from codecbench.version import __version__
 
 RATE_POINTS_KEY = "rate_points"
 

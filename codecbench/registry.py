@@ -23,13 +23,13 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from codecbench import __version__
 from codecbench.atomic import atomic_write_text
 from codecbench.codec import Codec
 from codecbench.errors import CodecbenchError, CodecUnavailableError, UnknownNameError
 from codecbench.metrics.base import Metric
 from codecbench.paths import cache_dir
 from codecbench.requirements import Requirement
+from codecbench.version import __version__
 
 CODECS_GROUP = "codecbench.codecs"
 METRICS_GROUP = "codecbench.metrics"

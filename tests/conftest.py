@@ -11,6 +11,7 @@ import pytest
 
 TOY_PLUGIN = Path(__file__).parent / "fixtures" / "toyplugin"
 TOY_METRIC = Path(__file__).parent / "fixtures" / "toymetric"
+TOY_DATASET = Path(__file__).parent / "fixtures" / "toydataset"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -131,3 +131,17 @@ def test_run_defaults_to_natural_video():
     from codecbench.datasets.registry import DEFAULT_DATASET
 
     assert DEFAULT_DATASET == "natural"
+
+
+def test_a_dataset_plugin_registers_through_its_entry_point(monkeypatch, capsys):
+    from codecbench.cli import main
+    from codecbench.datasets import datasets
+    from tests.conftest import TOY_DATASET, register_plugin
+
+    assert list(datasets())[:2] == ["natural", "sample"]  # the built-ins, registered the same way
+    assert {"uvg", "mcl-jcv", "class-b"} <= set(datasets())
+    register_plugin(monkeypatch, TOY_DATASET)
+    sel = resolve("toy-set", frames=2)
+    assert [c.name for c in sel.clips] == ["RampA", "RampB"] and sel.clips[0].frames == 2
+    assert main(["list", "datasets"]) == 0
+    assert "toy-set" in capsys.readouterr().out

@@ -24,7 +24,7 @@ import pytest
 
 from codecbench.cli import main
 from codecbench.datasets.base import Dataset, Download, SequenceInfo
-from codecbench.datasets.catalog import CLASS_B, DATASETS, MCL_JCV, UVG
+from codecbench.datasets.catalog import CLASS_B, MCL_JCV, UVG
 from codecbench.datasets.fetch import MANIFEST, default_root, download, fetch, validate
 from codecbench.errors import CodecbenchError
 
@@ -421,6 +421,10 @@ def test_validate_uses_published_counts(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- catalog
+
+
+#: The standard test sets of the catalog.
+DATASETS = (UVG, MCL_JCV, CLASS_B)
 
 
 def test_catalog_counts_and_unique_names():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,9 @@ class Dataset:
     #: For licensed sets: where to get the files and where to put them.
     instructions: str = ""
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+    #: For a set made on this machine on first use (no download, no --root): builds it once and
+    #: returns its folder.
+    build: Callable[[], Path] | None = field(default=None, compare=False, hash=False)
 
     @property
     def public(self) -> bool:

@@ -150,6 +150,3 @@ CLASS_B = Dataset(
         " `fetch` extracts them."
     ),
 )
-
-#: The downloadable or licensed standard test sets; the registry adds the embedded sample and folders.
-DATASETS: tuple[Dataset, ...] = (UVG, MCL_JCV, CLASS_B)

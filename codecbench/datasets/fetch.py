@@ -29,11 +29,11 @@ from urllib.request import Request, urlopen
 from filelock import FileLock
 from tqdm import tqdm
 
-from codecbench import __version__
 from codecbench.atomic import atomic_path, atomic_write_text
 from codecbench.datasets.base import Dataset, Download, SequenceInfo
 from codecbench.errors import CodecbenchError, InputFormatError
 from codecbench.paths import data_root
+from codecbench.version import __version__
 from codecbench.yuv import frame_count
 
 MANIFEST = ".codecbench-manifest.json"

@@ -230,4 +230,5 @@ NATURAL = Dataset(
         for r in RECIPES
     ),
     license="; ".join(sorted({f"{r.source.name}: {r.source.licence}" for r in RECIPES})),
+    build=natural_root,
 )

@@ -75,4 +75,5 @@ SAMPLE = Dataset(
         for name, graph in RECIPES.items()
     ),
     license="generated locally; no licence restrictions",
+    build=sample_root,
 )

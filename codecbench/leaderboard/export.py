@@ -14,11 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from codecbench import __version__, bd
+from codecbench import bd
 from codecbench.errors import CodecbenchError
 from codecbench.leaderboard.schema import ANCHOR_PLUGIN, FORMAT, Submission
 from codecbench.leaderboard.store import BitstreamRef, bitstream_refs, check_bitstream, store_bitstream
 from codecbench.report.data import RunTables
+from codecbench.version import __version__
 
 #: Job ids as the harness makes them (codecbench.jobs.Job.job_id); anything else is not a run's.
 _JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,300}$")
