@@ -6,14 +6,22 @@ CPU, tiny backbone (what this project's CI can run)::
 
 It reports wall and process CPU time (both threads) per optimisation step and per decoded frame.
 
-Full-size SVD (random-initialised, no weights needed; for a machine with a GPU)::
+Full-size SVD-XT (random-initialised, no weights needed)::
 
-    python bench/bench_divinr.py --full-size --device cuda --frames 14
+    python bench/bench_divinr.py --full-size --device cuda --width 1920 --height 1080 --frames 25
+    python bench/bench_divinr.py --full-size --device cpu --width 64 --height 64 --frames 2   # smoke
 
-``--full-size`` builds the UNetSpatioTemporalConditionModel of stable-video-diffusion-img2vid(-xt)
-with its published config and random weights, injects LoRA with PEFT, and times one training step
-(forward + backward to the INR conditioning, bf16 autocast, gradient checkpointing) and one Euler
-denoising step on a window of latents at 1080p latent size (136 x 240), reporting peak GPU memory.
+``--full-size`` builds the UNet (1.52 B parameters) and VAE of stable-video-diffusion-img2vid-xt
+with their published configs and random weights, and runs the codec's own code path
+(``DivInrModule``, ``codecbench_divinr.sampler``) as an encode and a decode on that device would:
+frozen weights in bfloat16 on a GPU (float32 on a CPU), INR and LoRA float32, gradient
+checkpointing (GPU, or ``--checkpointing on``), the VAE decode in chunks of ``decode_chunk`` frames
+(from ``--memory-gb`` like the codec, or ``--decode-chunk``). It reports the peak memory
+(``torch.cuda.max_memory_allocated``; peak RSS on a CPU) and time of: the VAE encode of the clip's
+frames, one optimisation step (joint loss, backward to INR and LoRA, Adam), and the decode of one
+window (Euler steps + VAE). A stage that runs out of GPU memory is reported as ``"OOM"``.
+
+No GPU was available when this was written: the GPU figures are unmeasured; the CPU smoke runs.
 """
 
 from __future__ import annotations
@@ -26,20 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-#: The UNet config of stabilityai/stable-video-diffusion-img2vid-xt (diffusers defaults, 25 frames).
-SVD_XT_UNET = dict(
-    sample_size=96,
-    in_channels=8,
-    out_channels=4,
-    block_out_channels=(320, 640, 1280, 1280),
-    cross_attention_dim=1024,
-    num_attention_heads=(5, 10, 20, 20),
-    addition_time_embed_dim=256,
-    projection_class_embeddings_input_dim=768,
-    layers_per_block=2,
-    num_frames=25,
-)
 
 
 def make_clip(folder: Path, width: int, height: int, frames: int):  # noqa: ANN201
@@ -110,53 +104,117 @@ def bench_tiny(a: argparse.Namespace) -> dict:
 
 
 def bench_full(a: argparse.Namespace) -> dict:
-    from codecbench_divinr.lora import inject
-    from diffusers import UNetSpatioTemporalConditionModel
+    import resource
+
+    from codecbench_divinr.codec import EXTRA, LADDER
+    from codecbench_divinr.config import DivInrConfig
+    from codecbench_divinr.encoder import latent_hw
+    from codecbench_divinr.fullsize import NAME, REVISION, full_size_backbone, install
+    from codecbench_divinr.inr import frame_times
+    from codecbench_divinr.module import DivInrModule
+    from codecbench_divinr.sampler import (
+        autocast,
+        cast_frozen,
+        decode_chunk_for,
+        decode_latents,
+        half_dtype,
+        sample_window,
+    )
 
     dev = torch.device(a.device)
-    h, w = a.latent
-    cfg = dict(SVD_XT_UNET, num_frames=a.frames)
-    torch.manual_seed(0)
-    unet = UNetSpatioTemporalConditionModel(**cfg).to(dev)
-    unet.requires_grad_(False)
-    inject(unet, a.lora_rank)
-    for n, p in unet.named_parameters():
-        p.requires_grad_("lora_" in n)
-    unet.enable_gradient_checkpointing()
-    params = sum(p.numel() for p in unet.parameters())
-    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-    x = torch.randn(1, a.frames, 4, h, w, device=dev)
-    cond = torch.randn(1, a.frames, 4, h, w, device=dev, requires_grad=True)
-    ctx = torch.zeros(1, 1, 1024, device=dev)
-    ids = torch.tensor([[23.0, 127.0, 0.0]], device=dev)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    gpu = dev.type == "cuda"
+    dtype = {"auto": half_dtype(dev), "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[
+        a.precision
+    ]
+    t0 = time.perf_counter()
+    bb = full_size_backbone(0, vae="svd")
+    h, w = latent_hw(a.width, a.height)
+    size = {**LADDER, **EXTRA}[a.rate_point][0]
+    cfg = DivInrConfig(
+        backbone=NAME,
+        revision=REVISION,
+        inr=size,
+        adapters=a.adapters,
+        lora_rank=a.lora_rank,
+        window=a.frames,
+    )
+    with install(bb):
+        module = DivInrModule(cfg, (h, w), a.width * a.height * a.frames, "encode")
+    cast_frozen(module, dtype)
+    module.to(dev)
+    checkpointing = a.checkpointing == "on" or (a.checkpointing == "auto" and gpu)
+    if checkpointing:
+        module.unet.enable_gradient_checkpointing()
+    if a.decode_chunk is not None:
+        module.config.decode_chunk = a.decode_chunk
+    else:
+        module.config.decode_chunk = decode_chunk_for(module, a.memory_gb, a.width, a.height, a.frames)
+    res: dict = {
+        "backbone": "svd-xt UNet + SVD VAE configs, random init",
+        "unet_params": sum(p.numel() for p in module.unet.parameters()),
+        "size": f"{a.width}x{a.height}x{a.frames}",
+        "latent": f"{h}x{w}",
+        "device": str(dev),
+        "frozen_dtype": str(dtype),
+        "gradient_checkpointing": checkpointing,
+        "decode_chunk": module.config.decode_chunk,
+        "memory_gb_budget": a.memory_gb if a.decode_chunk is None else None,
+        "build_s": round(time.perf_counter() - t0, 1),
+    }
+    if gpu:
+        torch.cuda.synchronize(dev)
+        res["weights_gib"] = round(torch.cuda.memory_allocated(dev) / 2**30, 2)
+    sync = (lambda: torch.cuda.synchronize(dev)) if gpu else (lambda: None)
+
+    def measure(name: str, fn, repeats: int = 1):  # noqa: ANN001, ANN202
+        if gpu:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(dev)
+        out = None
+        try:
+            t = time.perf_counter()
+            for _ in range(repeats):
+                out = fn()
+            sync()
+            res[f"{name}_s"] = round((time.perf_counter() - t) / repeats, 3)
+        except torch.cuda.OutOfMemoryError:
+            res[f"{name}_s"] = "OOM"
+        if gpu:
+            res[f"{name}_peak_gib"] = round(torch.cuda.max_memory_allocated(dev) / 2**30, 2)
+        else:
+            res[f"{name}_peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+        return out
+
+    frames = torch.rand(a.frames, 3, h * 8, w * 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+    def vae_encode() -> torch.Tensor:
+        with autocast(dev, dtype):
+            return module.encode_frames(frames.to(dev)).float()
+
+    latents = measure("vae_encode", vae_encode)
+    if latents is None:
+        return res
+    times = frame_times(a.frames, dev)
+    opt = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=cfg.lr)
 
     def train_step() -> None:
-        with torch.autocast(dev.type, dtype=dtype, enabled=dev.type == "cuda"):
-            out = unet(
-                torch.cat([x, cond], 2), torch.tensor([0.5], device=dev), ctx, added_time_ids=ids
-            ).sample
-        out.float().square().mean().backward()
+        with autocast(dev, dtype):
+            loss = module.losses({"latents": latents[None], "t": times[None]})["loss"]
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
 
-    def denoise_step() -> None:
-        with torch.no_grad(), torch.autocast(dev.type, dtype=dtype, enabled=dev.type == "cuda"):
-            unet(torch.cat([x, cond.detach()], 2), torch.tensor([0.5], device=dev), ctx, added_time_ids=ids)
+    measure("encode_step_first", train_step)
+    measure("encode_step", train_step, a.repeats)
 
-    res = {"backbone": "svd-xt UNet config, random init", "params": params, "latent": f"{h}x{w}"}
-    res |= {"frames": a.frames, "device": str(dev), "dtype": str(dtype)}
-    for name, fn in (("train_step_s", train_step), ("denoise_step_s", denoise_step)):
-        if dev.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(dev)
-        fn()
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(a.repeats):
-            fn()
-        sync()
-        res[name] = round((time.perf_counter() - t0) / a.repeats, 3)
-        if dev.type == "cuda":
-            res[name.replace("_s", "_peak_gib")] = round(torch.cuda.max_memory_allocated(dev) / 2**30, 2)
-    res["decode_s_per_frame_estimate"] = round(res["denoise_step_s"] * a.inference_steps / a.frames, 3)
+    def decode() -> None:
+        with torch.no_grad():
+            lat, _ = sample_window(module, module.inr(times).float(), a.inference_steps, cfg.seed)
+            decode_latents(module, lat)
+
+    measure("decode_window", decode)
+    if gpu:
+        res["gpu"] = torch.cuda.get_device_name(dev)
     return res
 
 
@@ -171,10 +229,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rate-point", default="m")
     p.add_argument("--adapters", default="shared", choices=("shared", "per_video"))
     p.add_argument("--device", default="cpu")
-    p.add_argument("--full-size", action="store_true", help="random-initialised full-size SVD UNet")
-    p.add_argument("--latent", type=int, nargs=2, default=(136, 240), help="latent HxW (1080p: 136 240)")
+    p.add_argument(
+        "--full-size", action="store_true", help="random-initialised full-size SVD-XT UNet and VAE"
+    )
     p.add_argument("--lora-rank", type=int, default=4)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3, help="--full-size: timed optimisation steps")
+    p.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
+    p.add_argument("--checkpointing", default="auto", choices=("auto", "on", "off"))
+    p.add_argument("--memory-gb", type=float, default=24.0, help="decode budget that picks decode_chunk")
+    p.add_argument("--decode-chunk", type=int, default=None, help="frames per VAE-decode chunk (0: whole)")
     a = p.parse_args(argv)
     print(json.dumps(bench_full(a) if a.full_size else bench_tiny(a), indent=2))
 
