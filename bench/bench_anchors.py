@@ -19,8 +19,7 @@ from pathlib import Path
 
 from codecbench import ffmpeg
 from codecbench.registry import create_codec
-from codecbench.video import Clip, VideoFormat
-from codecbench.yuv import frame_count
+from codecbench.video import Clip, VideoFormat, frame_count
 
 DEFAULT_PRESETS = {
     "hevc": ("ultrafast", "medium", "veryslow"),

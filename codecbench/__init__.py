@@ -37,8 +37,8 @@ from codecbench.progress import Progress
 from codecbench.slugs import slug
 from codecbench.threads import job_threads
 from codecbench.version import __version__
-from codecbench.video import Clip, Frame, VideoFormat
-from codecbench.yuv import YuvWriter, frame_count, read_yuv, rgb_to_yuv, sha256_file, write_yuv, yuv_to_rgb
+from codecbench.video import Clip, Frame, VideoFormat, frame_count, read_yuv
+from codecbench.yuv import YuvWriter, rgb_to_yuv, sha256_file, write_yuv, yuv_to_rgb
 
 __all__ = [
     "Availability",

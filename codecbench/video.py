@@ -1,4 +1,6 @@
-"""The video types every codec and metric shares: a raw format, a frame of planes, and a clip on disk."""
+"""The video types every codec and metric shares: a raw format, a frame of planes, and a clip on disk,
+with the streaming reader of raw YUV files the clip reads through (writing and colour conversion are
+in :mod:`codecbench.yuv`, which builds on these types)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+from codecbench.errors import InputFormatError
 
 CHROMA_FORMATS = ("420",)
 
@@ -21,8 +25,6 @@ class VideoFormat:
     chroma: str = "420"
 
     def __post_init__(self) -> None:
-        from codecbench.errors import InputFormatError
-
         if self.width <= 0 or self.height <= 0:
             raise InputFormatError(f"invalid resolution {self.width}x{self.height}")
         if self.width % 2 or self.height % 2:
@@ -97,6 +99,44 @@ class Frame:
         return b"".join(np.ascontiguousarray(p).tobytes() for p in self.planes)
 
 
+def frame_count(path: Path | str, fmt: VideoFormat) -> int:
+    """Number of whole frames in a raw YUV file; raises when its size is not a multiple of a frame."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise InputFormatError(f"{path}: no such YUV file") from None
+    if size == 0:
+        raise InputFormatError(f"{path}: empty YUV file")
+    if size % fmt.frame_bytes:
+        raise InputFormatError(
+            f"{path}: size {size} bytes is not a whole number of {fmt} frames "
+            f"(expected a multiple of {fmt.frame_bytes} bytes per frame; "
+            f"{size // fmt.frame_bytes} whole frames and {size % fmt.frame_bytes} bytes left over)"
+        )
+    return size // fmt.frame_bytes
+
+
+def read_yuv(path: Path | str, fmt: VideoFormat, start: int = 0, count: int | None = None) -> Iterator[Frame]:
+    """Yield ``count`` frames (all when None) from ``start``, one at a time."""
+    total = frame_count(path, fmt)
+    if start > total:
+        raise InputFormatError(f"{path}: asked for frame {start} of a {total}-frame file")
+    end = total if count is None else min(total, start + count)
+    shapes = fmt.plane_shapes
+    sizes = [h * w for h, w in shapes]
+    with open(path, "rb") as f:
+        f.seek(start * fmt.frame_bytes)
+        for _ in range(start, end):
+            planes = []
+            for (h, w), n in zip(shapes, sizes):
+                a = np.fromfile(f, dtype=fmt.dtype, count=n)
+                if a.size != n:
+                    raise InputFormatError(f"{path}: file ended inside a frame")
+                planes.append(a.reshape(h, w))
+            yield Frame(*planes)
+
+
 @dataclass(frozen=True)
 class Clip:
     """A sequence on disk: a raw YUV file, its format, and how many of its frames are used."""
@@ -111,8 +151,6 @@ class Clip:
 
     def read(self, start: int = 0, count: int | None = None) -> Iterator[Frame]:
         """Stream the clip's frames one at a time, from ``start`` within its first ``frames``."""
-        from codecbench.yuv import read_yuv
-
         end = self.frames if count is None else min(self.frames, start + count)
         return read_yuv(self.path, self.format, start=start, count=max(0, end - start))
 

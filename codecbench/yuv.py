@@ -1,13 +1,14 @@
-"""Streaming raw YUV 4:2:0 I/O (8 and 10 bit) and BT.601/BT.709 conversion to and from RGB.
+"""Writing raw YUV 4:2:0 files (8 and 10 bit), their SHA-256, and BT.601/BT.709 conversion to and from RGB.
 
-Readers yield one frame at a time from an open file, so memory stays flat whatever the sequence length.
+Reading is :func:`codecbench.video.read_yuv`, one frame at a time, so memory stays flat whatever the
+sequence length.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -18,44 +19,6 @@ from codecbench.video import Frame, VideoFormat
 
 # (Kr, Kb) luma coefficients of each matrix.
 MATRICES = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
-
-
-def frame_count(path: Path | str, fmt: VideoFormat) -> int:
-    """Number of whole frames in a raw YUV file; raises when its size is not a multiple of a frame."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise InputFormatError(f"{path}: no such YUV file") from None
-    if size == 0:
-        raise InputFormatError(f"{path}: empty YUV file")
-    if size % fmt.frame_bytes:
-        raise InputFormatError(
-            f"{path}: size {size} bytes is not a whole number of {fmt} frames "
-            f"(expected a multiple of {fmt.frame_bytes} bytes per frame; "
-            f"{size // fmt.frame_bytes} whole frames and {size % fmt.frame_bytes} bytes left over)"
-        )
-    return size // fmt.frame_bytes
-
-
-def read_yuv(path: Path | str, fmt: VideoFormat, start: int = 0, count: int | None = None) -> Iterator[Frame]:
-    """Yield ``count`` frames (all when None) from ``start``, one at a time."""
-    total = frame_count(path, fmt)
-    if start > total:
-        raise InputFormatError(f"{path}: asked for frame {start} of a {total}-frame file")
-    end = total if count is None else min(total, start + count)
-    shapes = fmt.plane_shapes
-    sizes = [h * w for h, w in shapes]
-    with open(path, "rb") as f:
-        f.seek(start * fmt.frame_bytes)
-        for _ in range(start, end):
-            planes = []
-            for (h, w), n in zip(shapes, sizes):
-                a = np.fromfile(f, dtype=fmt.dtype, count=n)
-                if a.size != n:
-                    raise InputFormatError(f"{path}: file ended inside a frame")
-                planes.append(a.reshape(h, w))
-            yield Frame(*planes)
 
 
 class YuvWriter:

@@ -20,8 +20,8 @@ from codecbench import ffmpeg
 from codecbench.errors import BitstreamError, CodecbenchError, ToolError
 from codecbench.metrics.psnr import PSNRY
 from codecbench.registry import create_codec
-from codecbench.video import Clip, VideoFormat
-from codecbench.yuv import frame_count, write_yuv
+from codecbench.video import Clip, VideoFormat, frame_count
+from codecbench.yuv import write_yuv
 
 FAST = {"hevc": {"preset": "ultrafast"}, "vvc": {"preset": "faster"}, "av1": {"preset": "8"}}
 #: A mid-ladder rate point of each codec: good enough quality to prove the decode is right.

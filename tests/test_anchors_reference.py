@@ -17,8 +17,8 @@ from codecbench import ffmpeg
 from codecbench.errors import CodecbenchError, CodecUnavailableError, ToolError
 from codecbench.metrics.psnr import PSNRY
 from codecbench.registry import create_codec
-from codecbench.video import Clip, VideoFormat
-from codecbench.yuv import frame_count, write_yuv
+from codecbench.video import Clip, VideoFormat, frame_count
+from codecbench.yuv import write_yuv
 
 ENV = [f"CODECBENCH_{s}_{k}" for s in ("HM", "VTM") for k in ("ROOT", "ENCODER", "DECODER", "CFG")]
 

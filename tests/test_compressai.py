@@ -21,8 +21,8 @@ from codecbench_compressai.zoo import MODELS, fingerprint, hub_cache_file, load_
 
 from codecbench.errors import BitstreamError, CodecbenchError, CodecUnavailableError
 from codecbench.registry import create_codec
-from codecbench.video import Clip, Frame, VideoFormat
-from codecbench.yuv import read_yuv, rgb_to_yuv, write_yuv, yuv_to_rgb
+from codecbench.video import Clip, Frame, VideoFormat, read_yuv
+from codecbench.yuv import rgb_to_yuv, write_yuv, yuv_to_rgb
 
 IMAGE_MODELS = [n for n in MODELS if n != "ssf2020"]
 QUIET = {"progress": "false", "device": "cpu", "threads": "1"}

@@ -25,7 +25,9 @@ import pytest
 from codecbench.cli import main
 from codecbench.datasets.base import Dataset, Download, SequenceInfo
 from codecbench.datasets.catalog import CLASS_B, MCL_JCV, UVG
-from codecbench.datasets.fetch import MANIFEST, default_root, download, fetch, validate
+from codecbench.datasets.download import download
+from codecbench.datasets.fetch import default_root, fetch, validate
+from codecbench.datasets.manifest import MANIFEST
 from codecbench.errors import CodecbenchError
 
 # ------------------------------------------------------------------------------------- local server

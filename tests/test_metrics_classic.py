@@ -15,8 +15,8 @@ from codecbench.metrics.base import Metric
 from codecbench.metrics.msssim import ms_ssim
 from codecbench.metrics.psnr import PSNR_CAP_DB, quantized_rgb
 from codecbench.registry import create_metric, metric_names
-from codecbench.video import Clip, Frame, VideoFormat
-from codecbench.yuv import read_yuv, write_yuv, yuv_to_rgb
+from codecbench.video import Clip, Frame, VideoFormat, read_yuv
+from codecbench.yuv import write_yuv, yuv_to_rgb
 
 
 def _frames(fmt: VideoFormat, n: int, seed: int) -> list[Frame]:

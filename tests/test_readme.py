@@ -13,7 +13,7 @@ import pandas as pd
 
 from codecbench import Codec
 from codecbench.datasets import get_dataset, resolve
-from codecbench.yuv import read_yuv
+from codecbench.video import read_yuv
 from tests.conftest import cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from codecbench import registry
 from codecbench.cli import main
 from codecbench.datasets import resolve
 from codecbench.schema import RESULT_COLUMNS
-from codecbench.yuv import read_yuv
+from codecbench.video import read_yuv
 
 RUN = [
     "run",

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from codecbench.errors import InputFormatError
-from codecbench.video import Frame, VideoFormat
-from codecbench.yuv import YuvWriter, frame_count, read_yuv, rgb_to_yuv, sha256_file, write_yuv, yuv_to_rgb
+from codecbench.video import Frame, VideoFormat, frame_count, read_yuv
+from codecbench.yuv import YuvWriter, rgb_to_yuv, sha256_file, write_yuv, yuv_to_rgb
 
 
 def random_frames(fmt: VideoFormat, n: int, seed: int = 0) -> list[Frame]:

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codecbench.errors import CodecbenchError, InputFormatError, UnknownNameError
-from codecbench.video import Clip, VideoFormat
-from codecbench.yuv import frame_count
+from codecbench.video import Clip, VideoFormat, frame_count
 
 
 @dataclass(frozen=True)

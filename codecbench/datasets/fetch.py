@@ -1,5 +1,8 @@
 """Get a standard test set onto disk: download, verify, extract and validate (``codecbench datasets fetch``).
 
+This module validates and drives the steps; :mod:`~codecbench.datasets.download`,
+:mod:`~codecbench.datasets.archives` and :mod:`~codecbench.datasets.manifest` do them.
+
 Public sets are downloaded into ``ROOT/`` with resumable HTTP (a ``.part`` file continued with a Range
 request), checked against published checksums (or, where none is published, their SHA-256 is recorded
 in ``ROOT/.codecbench-manifest.json`` so that later runs detect a changed file), and extracted. For
@@ -10,37 +13,22 @@ frames, and at least the published frame count.
 
 from __future__ import annotations
 
-import hashlib
-import http.client
-import json
 import os
-import sys
-import tarfile
-import tempfile
-import time
-import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
-from urllib.error import HTTPError, URLError
-from urllib.request import Request, urlopen
 
 from filelock import FileLock
-from tqdm import tqdm
 
-from codecbench.atomic import atomic_path, atomic_write_text
+from codecbench.datasets.archives import archive_kind, extract
 from codecbench.datasets.base import Dataset, Download, SequenceInfo
+from codecbench.datasets.download import download, quarantine, verify
+from codecbench.datasets.manifest import MANIFEST, Manifest
 from codecbench.errors import CodecbenchError, InputFormatError
 from codecbench.paths import data_root
-from codecbench.version import __version__
-from codecbench.yuv import frame_count
+from codecbench.video import frame_count
 
-MANIFEST = ".codecbench-manifest.json"
 LOCK = ".codecbench-fetch.lock"
-CHUNK = 1 << 20
-TIMEOUT_S = 60.0
-_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 
 Log = Callable[[str], None]
 
@@ -48,9 +36,6 @@ Log = Callable[[str], None]
 def default_root(name: str) -> Path:
     """Where dataset ``name`` lives when no ``--root`` is given: ``$CODECBENCH_DATA/NAME`` or the cache's."""
     return data_root(name)
-
-
-# ----------------------------------------------------------------------------------------- validation
 
 
 @dataclass(frozen=True)
@@ -123,278 +108,6 @@ class FetchReport:
         return "\n".join([*lines, verdict])
 
 
-# ------------------------------------------------------------------------------------------- manifest
-
-
-class Manifest:
-    """``ROOT/.codecbench-manifest.json``: checksums of what ``fetch`` downloaded and extracted."""
-
-    def __init__(self, root: Path) -> None:
-        self.path = Path(root) / MANIFEST
-        self.data: dict = {"files": {}, "sequences": {}}
-        if self.path.is_file():
-            try:
-                self.data.update(json.loads(self.path.read_text()))
-            except (OSError, ValueError) as e:
-                raise CodecbenchError(
-                    f"{self.path} is unreadable ({e}); delete it and run fetch again"
-                ) from None
-
-    def file(self, name: str) -> dict | None:
-        return self.data["files"].get(name)
-
-    def record_file(self, name: str, **info: object) -> None:
-        self.data["files"][name] = {**info, "recorded": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        self.save()
-
-    def record_sequence(self, name: str, **info: object) -> None:
-        self.data["sequences"][name] = info
-        self.save()
-
-    def save(self) -> None:
-        atomic_write_text(self.path, json.dumps(self.data, indent=1, sort_keys=True))
-
-
-# ------------------------------------------------------------------------------------------ checksums
-
-
-def file_digests(path: Path, md5: bool = False) -> tuple[str, str | None]:
-    """SHA-256 (and MD5 when asked) of a file, read once."""
-    sha, m = hashlib.sha256(), hashlib.md5() if md5 else None
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            sha.update(chunk)
-            if m is not None:
-                m.update(chunk)
-    return sha.hexdigest(), m.hexdigest() if m is not None else None
-
-
-def _quarantine(path: Path) -> Path:
-    bad = path.with_name(path.name.removesuffix(".part") + ".bad")
-    os.replace(path, bad)
-    return bad
-
-
-def verify(path: Path, sha256: str | None = None, md5: str | None = None, what: str = "") -> str:
-    """Check ``path`` against the given checksums; on a mismatch it is renamed ``*.bad`` and an error raised.
-
-    Returns the file's SHA-256, computed in any case so that it can be recorded.
-    """
-    got_sha, got_md5 = file_digests(path, md5=md5 is not None)
-    for kind, want, got in (("SHA-256", sha256, got_sha), ("MD5", md5, got_md5)):
-        if want is not None and want.lower() != got:
-            bad = _quarantine(path)
-            raise CodecbenchError(
-                f"{what or path.name}: {kind} mismatch (expected {want.lower()}, got {got}); "
-                f"the file was moved to {bad} and will be downloaded again on the next run"
-            )
-    return got_sha
-
-
-# ------------------------------------------------------------------------------------------- download
-
-
-def _content_range(value: str | None) -> tuple[int | None, int | None]:
-    """``(first byte, total size)`` of a ``Content-Range: bytes a-b/n`` (or ``bytes */n``) header."""
-    if not value or not value.startswith("bytes "):
-        return None, None
-    span, _, total = value[6:].partition("/")
-    first = int(span.split("-")[0]) if span and span != "*" else None
-    return first, int(total) if total.isdigit() else None
-
-
-def _request(url: str, offset: int, timeout: float) -> http.client.HTTPResponse:
-    headers = {"User-Agent": f"codecbench/{__version__}"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    return urlopen(Request(url, headers=headers), timeout=timeout)
-
-
-def download(
-    url: str,
-    dest: Path,
-    *,
-    size: int | None = None,
-    progress: bool = True,
-    timeout: float = TIMEOUT_S,
-) -> Path:
-    """Download ``url`` to ``dest``, resuming ``dest.part`` with an HTTP Range request when it exists.
-
-    A server that ignores the Range header gets the file restarted from byte 0. Any failure raises a
-    :class:`CodecbenchError` and keeps the partial file, so that running again resumes it. Checksums
-    are the caller's business (:func:`verify`); ``size``, when known, is checked here.
-    """
-    dest = Path(dest)
-    part = dest.with_name(dest.name + ".part")
-    have = part.stat().st_size if part.is_file() else 0
-    keep = f"; the partial file {part} is kept and the next run resumes it"
-    try:
-        resp = _request(url, have, timeout)
-    except HTTPError as e:
-        _, total = _content_range(e.headers.get("Content-Range") if e.headers else None)
-        if e.code == 416 and have and total == have:
-            resp = None  # the partial file already holds every byte
-        elif e.code == 416 and have:
-            part.unlink()  # the partial file is longer than the resource: start again
-            return download(url, dest, size=size, progress=progress, timeout=timeout)
-        else:
-            raise CodecbenchError(f"download of {url} failed: HTTP {e.code} {e.reason}") from None
-    except (URLError, OSError, http.client.HTTPException) as e:
-        reason = getattr(e, "reason", None) or e
-        raise CodecbenchError(f"download of {url} failed: {reason}" + (keep if have else "")) from None
-
-    if resp is not None:
-        with resp:
-            first, total = _content_range(resp.headers.get("Content-Range"))
-            length = resp.headers.get("Content-Length")
-            if resp.status == 206 and not (have and first == have):
-                part.unlink(missing_ok=True)  # a range we did not ask for: start again without one
-                return download(url, dest, size=size, progress=progress, timeout=timeout)
-            if resp.status == 206:
-                mode = "ab"
-                total = total if total is not None else (have + int(length) if length else None)
-            else:  # a fresh download, or a server that ignored the Range header: start from byte 0
-                have, mode = 0, "wb"
-                total = int(length) if length else None
-            try:
-                with (
-                    open(part, mode) as out,
-                    tqdm(
-                        total=total,
-                        initial=have,
-                        unit="B",
-                        unit_scale=True,
-                        unit_divisor=1024,
-                        desc=dest.name,
-                        disable=not progress,
-                        file=sys.stderr,
-                    ) as bar,
-                ):
-                    while chunk := resp.read(CHUNK):
-                        out.write(chunk)
-                        have += len(chunk)
-                        bar.update(len(chunk))
-            except (OSError, http.client.HTTPException) as e:
-                msg = f"download of {url} interrupted after {have} bytes: {e}{keep}"
-                raise CodecbenchError(msg) from None
-        if total is not None and have < total:
-            raise CodecbenchError(f"download of {url} ended early: got {have} of {total} bytes{keep}")
-    if size is not None and have != size:
-        bad = _quarantine(part)
-        raise CodecbenchError(
-            f"download of {url}: {have} bytes, the catalog says {size}; moved to {bad}, "
-            "it will be downloaded again on the next run"
-        )
-    os.replace(part, dest)
-    return dest
-
-
-# --------------------------------------------------------------------------------------------- extract
-
-
-def archive_kind(path: Path | str) -> str | None:
-    """``"zip"``, ``"tar"`` or ``"7z"`` from the file name, or None when it is not an archive we read."""
-    name = str(path).lower()
-    if name.endswith(".zip"):
-        return "zip"
-    if name.endswith(".7z"):
-        return "7z"
-    if name.endswith(_TAR_SUFFIXES):
-        return "tar"
-    return None
-
-
-def _copy(src: BinaryIO, target: Path) -> str:
-    """Stream ``src`` into ``target`` atomically (via a temporary name); returns the SHA-256 written."""
-    sha = hashlib.sha256()
-    with atomic_path(target) as tmp, open(tmp, "xb") as out:
-        while chunk := src.read(CHUNK):
-            sha.update(chunk)
-            out.write(chunk)
-    return sha.hexdigest()
-
-
-def _extract_zip(archive: Path, dest: Path, wanted: set[str]) -> dict[str, str]:
-    out = {}
-    with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            base = Path(info.filename).name
-            if not info.is_dir() and base in wanted and base not in out:
-                with zf.open(info) as src:
-                    out[base] = _copy(src, dest / base)
-    return out
-
-
-def _extract_tar(archive: Path, dest: Path, wanted: set[str]) -> dict[str, str]:
-    out = {}
-    with tarfile.open(archive, "r:*") as tf:
-        for member in tf:
-            base = Path(member.name).name
-            if member.isfile() and base in wanted and base not in out:
-                src = tf.extractfile(member)
-                if src is not None:
-                    with src:
-                        out[base] = _copy(src, dest / base)
-    return out
-
-
-def _extract_7z(archive: Path, dest: Path, wanted: set[str]) -> dict[str, str]:
-    import py7zr
-
-    out = {}
-    with py7zr.SevenZipFile(archive) as z:
-        targets = [n for n in z.getnames() if Path(n).name in wanted]
-        if not targets:
-            return out
-        with tempfile.TemporaryDirectory(dir=dest, prefix=".codecbench-extract-") as tmp:
-            z.extract(path=tmp, targets=targets)
-            for name in targets:
-                src = Path(tmp) / name
-                base = src.name
-                if src.is_file() and base not in out:
-                    out[base] = file_digests(src)[0]
-                    os.replace(src, dest / base)  # same file system: a rename, not a second copy
-    return out
-
-
-def _archive_errors() -> tuple[type[BaseException], ...]:
-    import lzma
-    import zlib
-
-    import py7zr.exceptions
-
-    return (
-        zipfile.BadZipFile,
-        tarfile.TarError,
-        py7zr.exceptions.ArchiveError,
-        EOFError,
-        zlib.error,
-        lzma.LZMAError,
-        OSError,
-        ValueError,
-    )
-
-
-def extract(archive: Path, dest: Path, wanted: Iterable[str]) -> dict[str, str]:
-    """Extract the members of ``archive`` whose base names are in ``wanted`` into ``dest`` (flattened).
-
-    Returns ``{file name: SHA-256}`` of what was extracted. A corrupt or unreadable archive raises a
-    :class:`CodecbenchError`; nothing half-written is left under a final name.
-    """
-    kind = archive_kind(archive)
-    if kind is None:
-        raise CodecbenchError(f"{archive}: not an archive codecbench can extract (zip, tar.*, 7z)")
-    fn = {"zip": _extract_zip, "tar": _extract_tar, "7z": _extract_7z}[kind]
-    try:
-        return fn(Path(archive), Path(dest), set(wanted))
-    except _archive_errors() as e:
-        msg = f"{archive}: corrupt or unreadable {kind} archive ({type(e).__name__}: {e})"
-        raise CodecbenchError(msg) from None
-
-
-# ----------------------------------------------------------------------------------------------- fetch
-
-
 def _needed_downloads(dataset: Dataset, todo: list[SequenceStatus]) -> list[tuple[Download, set[str]]]:
     """Each download that provides a missing sequence, with the file names it should provide."""
     missing = {s.sequence.name: s.sequence.file for s in todo}
@@ -454,7 +167,7 @@ def _fetch_public(
         try:
             got = _extract_into(path, root, files, manifest, log)
         except CodecbenchError as e:
-            bad = _quarantine(path)
+            bad = quarantine(path)
             msg = f"{e}; moved to {bad}, it will be downloaded again on the next run"
             raise CodecbenchError(msg) from None
         absent = sorted(files - {p.name for p in got})
@@ -523,15 +236,4 @@ def fetch(
     return report
 
 
-__all__ = [
-    "FetchReport",
-    "MANIFEST",
-    "SequenceStatus",
-    "check_sequence",
-    "default_root",
-    "download",
-    "extract",
-    "fetch",
-    "validate",
-    "verify",
-]
+__all__ = ["FetchReport", "SequenceStatus", "check_sequence", "default_root", "fetch", "validate"]

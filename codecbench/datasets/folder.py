@@ -7,8 +7,7 @@ from pathlib import Path
 
 from codecbench.datasets.base import Dataset, SequenceInfo
 from codecbench.errors import CodecbenchError
-from codecbench.video import VideoFormat
-from codecbench.yuv import frame_count
+from codecbench.video import VideoFormat, frame_count
 
 NAME_PATTERN = re.compile(
     r"^(?P<name>.+?)_(?P<w>\d+)x(?P<h>\d+)_(?P<fps>\d+(?:\.\d+)?)(?:fps)?(?P<b10>_10bit)?\.yuv$"

@@ -24,8 +24,8 @@ import numpy as np
 
 from codecbench.errors import CodecbenchError, InputFormatError
 from codecbench.metrics.base import Metric
-from codecbench.video import Clip, Frame, VideoFormat
-from codecbench.yuv import frame_count, yuv_to_rgb
+from codecbench.video import Clip, Frame, VideoFormat, frame_count
+from codecbench.yuv import yuv_to_rgb
 
 #: Bytes of frames (and their conversions) a job holds in memory at once, both clips together.
 DEFAULT_BUDGET = 128 << 20
