@@ -215,3 +215,27 @@ def test_half_precision_decode_path_on_cpu(module: DivInrModule) -> None:
     before = {n: p.clone() for n, p in module.unet.named_parameters()}
     list(generate(module, 2, 1, 0, 2))  # CPU: no cast
     assert all(torch.equal(p, before[n]) for n, p in module.unet.named_parameters())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_defaults(tmp_path: Path) -> None:
+    """On a GPU, by default: bf16 frozen weights, float32 INR/LoRA, checkpointing; decode in bf16."""
+    clip = make_clip(tmp_path / "clip.yuv", n=4)
+    cfg = DivInrConfig(backbone="tiny", steps=2, inference_steps=1, adapters="per_video")
+    watch = Watch()
+    module = fit_clip(
+        clip, cfg, tmp_path / "w", 4, progress=False, callbacks=[watch], device=torch.device("cuda")
+    )
+    s = watch.seen
+    assert (
+        s["checkpointing"]
+        and s["frozen"] == {half_dtype(torch.device("cuda"))}
+        and s["lora"] == {torch.float32}
+    )
+    assert {p.dtype for p in module.unet.parameters()} == {torch.float32} and module.device.type == "cpu"
+    module.to("cuda")
+    rgb = list(generate(module, 4, 1, 0, 4))
+    assert {p.dtype for n, p in module.unet.named_parameters() if "lora_" not in n} == {
+        half_dtype(module.device)
+    }
+    assert rgb[0].dtype == torch.float32 and torch.isfinite(rgb[0]).all()
