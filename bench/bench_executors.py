@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from codecbench.benchmark import plan, run_benchmark
 from codecbench.datasets import resolve
-from codecbench.executors import LocalExecutor
 from codecbench.options import parse_assignments
+from codecbench.run import run_benchmark
+from codecbench.run.executors import LocalExecutor
+from codecbench.run.plan import plan
 
 TIMING = ["encode_seconds", "decode_seconds", "finished_at"]
 
@@ -34,7 +35,7 @@ def run_one(executor: str, workers: int, the_plan, out: Path) -> dict:
     if executor == "ray":
         import ray
 
-        from codecbench.executors.ray_cluster import RayExecutor
+        from codecbench.run.executors.ray_cluster import RayExecutor
 
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         ex = RayExecutor(workers=workers)

@@ -276,18 +276,6 @@ def curves_from_dataset_metrics(dataset_metrics: pd.DataFrame, metric: str) -> p
     return out[np.isfinite(out["bpp"]) & np.isfinite(out["value"])].reset_index(drop=True)
 
 
-def resolve_anchor(codecs: Sequence[str], anchor: str, plugins: dict[str, str] | None = None) -> str:
-    """The codec label meaning ``anchor``: the label itself, or the only label of that plugin."""
-    if anchor in codecs:
-        return anchor
-    matches = sorted({label for label, plugin in (plugins or {}).items() if plugin == anchor})
-    if len(matches) == 1:
-        return matches[0]
-    raise CodecbenchError(
-        f"anchor {anchor!r} is not among the codecs of these results: {', '.join(sorted(set(codecs)))}"
-    )
-
-
 @dataclass(frozen=True)
 class _Row:
     codec: str

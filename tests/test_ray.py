@@ -17,18 +17,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codecbench.benchmark import plan, run_benchmark
 from codecbench.cli import main
 from codecbench.datasets import resolve
 from codecbench.errors import CodecbenchError
-from codecbench.executors import get_executor
+from codecbench.run import run_benchmark
+from codecbench.run.executors import get_executor
+from codecbench.run.plan import plan
 from codecbench.video import Frame, VideoFormat
 from codecbench.yuv import write_yuv
 from tests.conftest import TOY_PLUGIN, cli
 
 ray = pytest.importorskip("ray")
 
-from codecbench.executors.ray_cluster import (  # noqa: E402
+from codecbench.run.executors.ray_cluster import (  # noqa: E402
     RayExecutor,
     declared_resources,
     run_shared,

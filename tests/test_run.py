@@ -13,7 +13,7 @@ import pytest
 from codecbench import registry
 from codecbench.cli import main
 from codecbench.datasets import resolve
-from codecbench.schema import RESULT_COLUMNS
+from codecbench.run.schema import RESULT_COLUMNS
 from codecbench.video import read_yuv
 
 RUN = [

@@ -81,8 +81,8 @@ def test_bitstreams_do_not_depend_on_the_budget(tmp_path) -> None:
 def test_single_threaded_codecs_get_one_thread(probe_plugin, monkeypatch) -> None:
     from thread_probe import ThreadProbe
 
-    from codecbench.benchmark import plan
     from codecbench.datasets import resolve
+    from codecbench.run.plan import plan
 
     monkeypatch.setattr(ThreadProbe, "single_threaded", True)
     jobs = plan(["threadprobe", "hevc"], resolve("sample", frames=1, sequences=["Clouds"]), threads=2).jobs

@@ -12,7 +12,7 @@ import pandas as pd
 from codecbench import bd
 from codecbench.errors import CodecbenchError
 from codecbench.metrics.info import metric_info
-from codecbench.report.data import load_run
+from codecbench.run.tables import DEFAULT_ANCHOR, load_run
 
 #: Keys of each JSON object: the BD table's columns up to the per-sequence range.
 JSON_KEYS = bd.TABLE_COLUMNS[: bd.TABLE_COLUMNS.index("seq_max") + 1]
@@ -29,7 +29,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "else the range of the per-sequence values).",
     )
     p.add_argument("results", help="results.csv of a run (or the run folder)")
-    p.add_argument("--anchor", default="hevc", help="anchor codec label or plugin name (default: hevc)")
+    p.add_argument(
+        "--anchor",
+        default=DEFAULT_ANCHOR,
+        help=f"anchor codec label or plugin name (default: {DEFAULT_ANCHOR})",
+    )
     p.add_argument("--metric", default="psnr_y", help="metric column, or a dataset metric such as fid")
     p.add_argument("--method", choices=bd.METHODS, default="pchip", help="interpolation (default: pchip)")
     p.add_argument("--mode", choices=bd.MODES, default="rate", help="BD-rate or BD-quality (default: rate)")
@@ -48,12 +52,7 @@ def compute(args: argparse.Namespace) -> pd.DataFrame:
     """The BD table the command prints."""
     tables = load_run(args.results)
     curves = bd.curves_for(tables.results, tables.dataset_metrics, args.metric)
-    plugins = {}
-    if "codec_plugin" in tables.results:
-        plugins = dict(
-            zip(tables.results["codec"].astype(str), tables.results["codec_plugin"].astype(str), strict=True)
-        )
-    anchor = bd.resolve_anchor(list(curves["codec"].unique()), args.anchor, plugins)
+    anchor = tables.resolve_anchor(args.anchor, curves["codec"].unique())
     higher = None if args.direction is None else args.direction == "higher"
     return bd.bd_table(
         curves, anchor, args.metric, args.method, args.mode, higher, args.confidence, seed=args.seed

@@ -19,7 +19,7 @@ from codecbench.leaderboard.store import (
     write_atomic,
 )
 from codecbench.leaderboard.verify import verify_submissions
-from codecbench.report.data import load_run
+from codecbench.run.tables import load_run
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

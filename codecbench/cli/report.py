@@ -6,6 +6,7 @@ import argparse
 
 from codecbench import bd
 from codecbench.report import write_report
+from codecbench.run.tables import DEFAULT_ANCHOR
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -17,7 +18,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("results", help="results.csv of a run (or the run folder)")
     p.add_argument("--out", help="HTML file to write (default: report.html beside results.csv)")
-    p.add_argument("--anchor", default="hevc", help="anchor codec label or plugin name (default: hevc)")
+    p.add_argument(
+        "--anchor",
+        default=DEFAULT_ANCHOR,
+        help=f"anchor codec label or plugin name (default: {DEFAULT_ANCHOR})",
+    )
     p.add_argument("--method", choices=bd.METHODS, default="pchip", help="BD interpolation (default: pchip)")
     p.add_argument(
         "--compare-bpp",

@@ -6,13 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from codecbench.benchmark import plan, run_benchmark
 from codecbench.config import as_list, load_config
 from codecbench.datasets import resolve
 from codecbench.datasets.registry import DEFAULT_DATASET
 from codecbench.errors import CodecbenchError
-from codecbench.executors import EXECUTORS, get_executor
 from codecbench.options import parse_assignments
+from codecbench.run import run_benchmark
+from codecbench.run.executors import EXECUTORS, get_executor
+from codecbench.run.plan import plan
+from codecbench.run.store import RunStore
+from codecbench.run.tables import DEFAULT_ANCHOR
 from codecbench.threads import apply_budget, default_threads, default_workers
 
 DEFAULT_OUT = "codecbench-out"
@@ -51,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--executor-opt", action="append", metavar="KEY=VALUE",
         help="executor option, repeatable (e.g. mode=stream, max_retries=5 for ray)",
     )  # fmt: skip
-    p.add_argument("--anchor", help="anchor codec of the report's BD tables (default: hevc)")
+    p.add_argument("--anchor", help=f"anchor codec of the report's BD tables (default: {DEFAULT_ANCHOR})")
     p.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
     p.add_argument("--config", type=Path, help="YAML or TOML file with these settings")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -83,7 +86,7 @@ def _merge(args: argparse.Namespace) -> dict:
         "metrics": as_list(pick("metrics")),
         "executor": pick("executor", "local"),
         "address": pick("address"),
-        "anchor": pick("anchor", "hevc"),
+        "anchor": pick("anchor", DEFAULT_ANCHOR),
         "report": not args.no_report and cfg.get("report", True),
         "codec_options": codec_opts,
         "metric_options": metric_opts,
@@ -162,7 +165,7 @@ def _report(out: Path, anchor: str) -> int:
     from codecbench.report import write_report
 
     try:
-        path = write_report(out, out / "report.html", anchor=anchor)
+        path = write_report(out, RunStore(out, create=False).report_html, anchor=anchor)
     except CodecbenchError as e:
         print(f"report not written: {e}", file=sys.stderr)
         return 1

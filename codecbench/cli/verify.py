@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from codecbench.verify import verify_run
+from codecbench.run.verify import verify_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from codecbench import bd
 from codecbench.errors import CodecbenchError
-from codecbench.leaderboard.schema import DEFAULT_SETTING, Submission
+from codecbench.leaderboard.schema import ANCHOR_PLUGIN, DEFAULT_SETTING, Submission
 from codecbench.leaderboard.store import (
     LEADERBOARD,
     inside,
@@ -303,7 +303,7 @@ def render(results: Path) -> dict[str, str]:
     ]  # fmt: skip
     board = {
         "as_of": as_of,
-        "anchor": "hevc",
+        "anchor": ANCHOR_PLUGIN,
         "method": "pchip",
         "intervals": INTERVAL_NOTE,
         "datasets": ranks,

@@ -14,14 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from codecbench import bd
 from codecbench.errors import CodecbenchError
 from codecbench.leaderboard.schema import ANCHOR_PLUGIN, FORMAT, Submission
 from codecbench.leaderboard.store import BitstreamRef, bitstream_refs, check_bitstream, store_bitstream
-from codecbench.report.data import RunTables
+from codecbench.run.store import RunStore
+from codecbench.run.tables import RunTables
 from codecbench.version import __version__
 
-#: Job ids as the harness makes them (codecbench.jobs.Job.job_id); anything else is not a run's.
+#: Job ids as the harness makes them (codecbench.run.jobs.Job.job_id); anything else is not a run's.
 _JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,300}$")
 
 
@@ -64,20 +64,14 @@ def _dataset_metrics(tables: RunTables, codec: str, dataset: str) -> list[dict[s
     ]  # fmt: skip
 
 
-def _plugin_labels(ok: pd.DataFrame) -> dict[str, str]:
-    if "codec_plugin" not in ok:
-        return {}
-    return dict(zip(ok["codec"].astype(str), ok["codec_plugin"].astype(str), strict=True))
-
-
-def _decoder(run_dir: Path, df: pd.DataFrame, label: str) -> dict[str, Any]:
+def _decoder(store: RunStore, df: pd.DataFrame, label: str) -> dict[str, Any]:
     """``{"options": ..., "suffix": ...}`` of ``label``'s jobs: the codec options of their job records
     (what ``registry.create_codec`` needs to rebuild the decoder) and their bitstreams' suffix."""
     options, suffixes = set(), set()
     for job_id, path in zip(df["job_id"].astype(str), df["bitstream_path"].astype(str), strict=True):
         if not _JOB_ID_RE.fullmatch(job_id):
             raise CodecbenchError(f"results.csv has a job id {job_id[:60]!r} that no codecbench run makes")
-        record_file = run_dir / "jobs" / f"{job_id}.json"
+        record_file = store.job_file(job_id)
         try:
             opts = json.loads(record_file.read_text())["codec_options"]
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -109,10 +103,10 @@ def _run_date(df: pd.DataFrame) -> str:
     return done.max().to_pydatetime().isoformat(timespec="seconds")
 
 
-def _environment(run_dir: Path) -> dict[str, Any]:
+def _environment(store: RunStore) -> dict[str, Any]:
     """The environment the run recorded in run.json (its latest invocation), else this machine's."""
     try:
-        runs = json.loads((run_dir / "run.json").read_text())["runs"]
+        runs = json.loads(store.run_log.read_text())["runs"]
         env = {str(k): str(v) for k, v in runs[-1]["environment"].items()}
         return env | {"recorded": "by codecbench run (run.json)"}
     except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
@@ -135,8 +129,7 @@ def make_submission(
     missing = [c for c in need if c not in ok.columns]
     if missing:
         raise CodecbenchError(f"results.csv lacks {', '.join(missing)}; cannot make a submission")
-    plugins = _plugin_labels(ok)
-    anchor = bd.resolve_anchor(list(ok["codec"].astype(str).unique()), ANCHOR_PLUGIN, plugins)
+    anchor = tables.resolve_anchor(ANCHOR_PLUGIN)
     datasets = sorted(ok["dataset"].astype(str).unique())
     if dataset is None:
         if len(datasets) != 1:
@@ -178,7 +171,7 @@ def make_submission(
             "plugin": str(r0.get("codec_plugin", label)),
             "version": str(r0.get("codec_version", "")) or "unknown",
             "config": _config(r0.get("codec_config")),
-        } | _decoder(tables.run_dir, df, label)
+        } | _decoder(tables.store, df, label)
 
     return {
         "format": FORMAT,
@@ -186,7 +179,7 @@ def make_submission(
         "dataset": {"name": dataset, "sequences": seq_info},
         "date": _run_date(pd.concat([test, ref])),
         "codecbench_version": __version__,
-        "environment": _environment(tables.run_dir),
+        "environment": _environment(tables.store),
         "metrics": metrics,
         "rows": _rows(test, metrics),
         "dataset_metrics": _dataset_metrics(tables, codec, dataset),
@@ -199,15 +192,16 @@ def export_bitstreams(tables: RunTables, sub: Submission, folder: Path) -> int:
     """Copy every bitstream of ``sub`` from the run into ``folder`` as ``<sha256><suffix>``, each
     checked against its row (size and SHA-256) first; returns how many files it holds."""
     ok = tables.ok
+    store = tables.store
     sources = {
-        str(sha): tables.run_dir / str(path)
+        str(sha): store.inside(str(path))
         for sha, path in zip(ok["bitstream_sha256"], ok["bitstream_path"], strict=True)
     }
     refs: dict[str, BitstreamRef] = {r.name: r for r in bitstream_refs(sub)}
     problems = []
     for ref in refs.values():
         src = sources.get(ref.sha256)
-        if src is None or not src.resolve().is_relative_to(tables.run_dir.resolve()):
+        if src is None:
             problems.append(f"{ref.row}: no bitstream of the run has this row's SHA-256")
         elif problem := check_bitstream(src, ref):
             problems.append(problem)

@@ -24,6 +24,7 @@ from typing import Any
 from codecbench.bd import MIN_POINTS
 from codecbench.errors import CodecbenchError
 from codecbench.metrics.info import metric_info
+from codecbench.run.tables import DEFAULT_ANCHOR
 
 FORMAT = "codecbench-submission/2"
 #: The first format, without bitstream provenance: still read, never verifiable.
@@ -35,7 +36,7 @@ MAX_ROWS = 20_000
 MAX_STRING = 500
 MAX_DEPTH = 8
 #: The leaderboard ranks every codec against this anchor plugin.
-ANCHOR_PLUGIN = "hevc"
+ANCHOR_PLUGIN = DEFAULT_ANCHOR
 #: Codec, dataset, sequence, metric and rate point names: no markup, no path separators, no quotes.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=,:@()\[\]\- ]{0,99}$")
 NAME_RULE = (

@@ -28,7 +28,7 @@ from codecbench.leaderboard.store import (
     row_label,
 )
 from codecbench.progress import Progress
-from codecbench.runner import decode_to_file
+from codecbench.run.runner import decode_to_file
 from codecbench.video import Clip, VideoFormat
 
 

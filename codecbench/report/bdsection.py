@@ -10,7 +10,7 @@ import pandas as pd
 from codecbench import bd
 from codecbench.errors import CodecbenchError
 from codecbench.metrics.info import higher_is_better, ordered
-from codecbench.report.data import RunTables
+from codecbench.run.tables import RunTables
 
 #: Level of the bootstrap confidence intervals of dataset means.
 CONFIDENCE = 0.95

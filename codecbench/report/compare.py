@@ -3,7 +3,7 @@
 For each sequence, every codec contributes the job whose bpp is closest (in log scale) to a target
 bpp, through its PNG snapshot (``snapshot_path``, relative to the run folder). The crop is the
 window with the most detail (gradient energy) of the reference frame when the run saved one
-(``snapshots/reference/<dataset>/<sequence>.png``), else of the first codec's frame.
+(:meth:`RunStore.reference_snapshot <codecbench.run.store.RunStore.reference_snapshot>`), else of the first codec's frame.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from codecbench.run.store import RunStore
 
 #: Largest side of a crop, in pixels.
 CROP = 256
@@ -43,18 +45,10 @@ class Comparison:
     missing: list[str] = field(default_factory=list)
 
 
-def safe_path(run_dir: Path, relative: object) -> Path | None:
-    """``run_dir / relative`` if it is a relative path that stays inside ``run_dir``, else None."""
-    if not isinstance(relative, str) or not relative.strip():
-        return None
-    rel = Path(relative)
-    if rel.is_absolute():
-        return None
-    root = run_dir.resolve()
-    path = (run_dir / rel).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        return None
-    return path
+def _run_file(store: RunStore, relative: object) -> Path | None:
+    """The file a record names, if it exists and stays inside the run folder; else None."""
+    path = store.inside(relative)
+    return path if path is not None and path.is_file() else None
 
 
 def _load_rgb(path: Path) -> np.ndarray | None:
@@ -101,7 +95,7 @@ def closest_rows(rows: pd.DataFrame, target_bpp: float) -> pd.DataFrame:
 
 def build_comparisons(
     ok_rows: pd.DataFrame,
-    run_dir: Path,
+    store: RunStore,
     anchor: str | None,
     target_bpp: float | None,
     is_stand_in: dict[str, bool],
@@ -122,10 +116,10 @@ def build_comparisons(
         target = target_bpp or float(np.median((base if len(base) else rows)["bpp"].astype(float)))
         comp = Comparison(str(dataset), str(seq), target)
         images: list[tuple[Tile, np.ndarray]] = []
-        ref_path = safe_path(run_dir, f"snapshots/reference/{dataset}/{seq}.png")
+        ref_path = _run_file(store, store.relative(store.reference_snapshot(str(dataset), str(seq))))
         ref = _load_rgb(ref_path) if ref_path else None
         for row in closest_rows(rows, target).itertuples(index=False):
-            path = safe_path(run_dir, getattr(row, "snapshot_path", None))
+            path = _run_file(store, getattr(row, "snapshot_path", None))
             rgb = _load_rgb(path) if path else None
             if rgb is None:
                 comp.missing.append(str(row.codec))

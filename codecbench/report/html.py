@@ -28,8 +28,8 @@ from codecbench.report.bdsection import (
     ranking,
 )
 from codecbench.report.compare import Comparison, build_comparisons
-from codecbench.report.data import RunTables, load_run
 from codecbench.report.figures import colors, rd_figure, timeline_figure
+from codecbench.run.tables import DEFAULT_ANCHOR, RunTables, load_run
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -404,7 +404,7 @@ def _points(d: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 def render(
     tables: RunTables,
-    anchor: str | None = "hevc",
+    anchor: str | None = DEFAULT_ANCHOR,
     method: str = "pchip",
     compare_bpp: float | None = None,
     title: str = "codecbench report",
@@ -415,15 +415,11 @@ def render(
     display = {c: (f"{c} (stand-in)" if f else c) for c, f in flags.items()}
     codec_list = sorted(tables.results["codec"].astype(str).unique())
     palette = colors(codec_list)
-    plugins = {}
-    if "codec_plugin" in tables.results:
-        plugins = dict(zip(tables.results["codec"].astype(str), tables.results["codec_plugin"].astype(str),
-                           strict=True))  # fmt: skip
     anchor_note = ""
     resolved: str | None = None
     if anchor:
         try:
-            resolved = bd.resolve_anchor(list(ok["codec"].astype(str).unique()), anchor, plugins)
+            resolved = tables.resolve_anchor(anchor)
         except CodecbenchError as e:
             anchor_note = f"No BD tables or ranking: {e}"
     bdr = compute_bd(tables, resolved, method)
@@ -484,7 +480,7 @@ def render(
             )
             page.figure(fig)
 
-    page.add(_comparison_section(build_comparisons(ok, tables.run_dir, resolved, compare_bpp, flags)))
+    page.add(_comparison_section(build_comparisons(ok, tables.store, resolved, compare_bpp, flags)))
 
     nav = "".join(
         f"<a href='#{a}'>{t}</a>"
@@ -505,7 +501,7 @@ def render(
 def write_report(
     run_dir_or_results_csv: str | Path,
     out_path: str | Path | None = None,
-    anchor: str | None = "hevc",
+    anchor: str | None = DEFAULT_ANCHOR,
     method: str = "pchip",
     compare_bpp: float | None = None,
 ) -> Path:
@@ -515,7 +511,7 @@ def write_report(
     Returns the path written.
     """
     tables = load_run(run_dir_or_results_csv)
-    out = Path(out_path) if out_path is not None else tables.run_dir / "report.html"
+    out = Path(out_path) if out_path is not None else tables.store.report_html
     page, _ = render(tables, anchor, method, compare_bpp, title=f"codecbench report: {tables.run_dir.name}")
     atomic_write_text(out, page)
     return out

@@ -1,6 +1,6 @@
 """Running one job: encode, store the bitstream, decode, measure, commit one record.
 
-:func:`run_job` is a plain function of a :class:`~codecbench.jobs.Job` and a run folder, so any
+:func:`run_job` is a plain function of a :class:`~codecbench.run.jobs.Job` and a run folder, so any
 executor (in-process, a process pool, a Ray cluster) can run it and get the same record.
 """
 
@@ -20,11 +20,10 @@ from codecbench import registry
 from codecbench.atomic import atomic_path
 from codecbench.codec import Codec
 from codecbench.errors import CodecbenchError, CodecUnavailableError
-from codecbench.jobs import Job
 from codecbench.metrics.base import Metric
 from codecbench.metrics.frames import evaluate_frame_metrics
-from codecbench.slugs import slug
-from codecbench.store import RunStore
+from codecbench.run.jobs import Job
+from codecbench.run.store import RunStore
 from codecbench.threads import apply_budget, job_threads
 from codecbench.video import Clip
 from codecbench.yuv import YuvWriter, sha256_file, yuv_to_rgb
@@ -103,21 +102,20 @@ def execute(job: Job, store: RunStore) -> dict[str, Any]:
     details = codec.encode_details()
     if not produced.is_file() or produced.stat().st_size == 0:
         raise CodecbenchError(f"{codec.name} wrote no bitstream (or an empty one) at {produced}")
-    rel = Path("bitstreams") / slug(job.codec) / slug(clip.dataset) / slug(clip.name)
-    bitstream = store.root / rel / f"{job.job_id}{codec.bitstream_suffix}"
+    bitstream = store.bitstream_file(job, codec.bitstream_suffix)
     bitstream.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(produced, bitstream)
     nbytes = bitstream.stat().st_size
 
-    decoded_path = work / "decoded.yuv"
+    decoded_path = store.decoded_file(job.job_id)
     t0 = time.perf_counter()
     decoded_sha = decode_to_file(codec, bitstream, clip, decoded_path, work)
     decode_seconds = time.perf_counter() - t0
     decoded = Clip(clip.name, decoded_path, clip.format, clip.fps, clip.frames, clip.dataset)
 
-    snap_rel = Path("snapshots") / f"{job.job_id}.png"
-    snapshot(decoded, store.root / snap_rel)
-    ref_snap = store.root / "snapshots" / "reference" / clip.dataset / f"{clip.name}.png"
+    snap = store.snapshot_file(job.job_id)
+    snapshot(decoded, snap)
+    ref_snap = store.reference_snapshot(clip.dataset, clip.name)
     if not ref_snap.exists():
         snapshot(clip, ref_snap)
 
@@ -128,7 +126,7 @@ def execute(job: Job, store: RunStore) -> dict[str, Any]:
         metric = registry.create_metric(name, job.metric_options.get(name, {}))
         if metric.kind == "distribution":
             feats = metric.features(clip, decoded)
-            target = store.root / "features" / job.job_id / f"{name}.npz"
+            target = store.features_file(job.job_id, name)
             target.parent.mkdir(parents=True, exist_ok=True)
             np.savez(target, **feats)
             continue
@@ -146,10 +144,10 @@ def execute(job: Job, store: RunStore) -> dict[str, Any]:
         kbps=nbytes * 8 / (clip.frames / clip.fps) / 1000,
         encode_seconds=round(encode_seconds, 4),
         decode_seconds=round(decode_seconds, 4),
-        bitstream_path=str(bitstream.relative_to(store.root)),
+        bitstream_path=store.relative(bitstream),
         bitstream_sha256=sha256_file(bitstream),
         decoded_sha256=decoded_sha,
-        snapshot_path=str(snap_rel),
+        snapshot_path=store.relative(snap),
         metrics=metrics,
         per_frame=per_frame,
         encode_details=details,
@@ -188,7 +186,7 @@ def run_job(job: Job, root: Path | str) -> dict[str, Any] | None:
         if record["status"] == "ok":
             shutil.rmtree(store.workdir(job.job_id), ignore_errors=True)
         else:
-            (store.workdir(job.job_id) / "decoded.yuv").unlink(missing_ok=True)
+            store.decoded_file(job.job_id).unlink(missing_ok=True)
         return record
     finally:
         lock.release()

@@ -12,45 +12,130 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from filelock import FileLock, Timeout
 
 from codecbench.atomic import atomic_write_text
 from codecbench.errors import CodecbenchError
-from codecbench.schema import DATASET_METRIC_COLUMNS, FRAME_COLUMNS, RESULT_COLUMNS
+from codecbench.run.schema import DATASET_METRIC_COLUMNS, FRAME_COLUMNS, RESULT_COLUMNS
+from codecbench.slugs import slug
+
+if TYPE_CHECKING:
+    from codecbench.run.jobs import Job
+
+
+#: Sub-folders of a run folder.
+JOBS, BITSTREAMS, WORK, SNAPSHOTS, FEATURES, LOCKS = (
+    "jobs",
+    "bitstreams",
+    "work",
+    "snapshots",
+    "features",
+    ".locks",
+)
 
 
 class RunStore:
-    """The files of one run folder (``--out DIR``)."""
+    """The files of one run folder (``--out DIR``): the one place that knows where each lives.
+
+    ``create=True`` (a run writing into the folder) makes the sub-folders and checks the folder is
+    writable; ``create=False`` is a read-only view (reports, verify, exports), which checks nothing.
+    Paths stored in records and results.csv are relative to the folder (:meth:`relative`) and are
+    read back through :meth:`inside`, which refuses any that leaves it.
+    """
 
     def __init__(self, root: Path | str, create: bool = True) -> None:
         self.root = Path(root)
         if create:
             try:
-                for sub in ("jobs", "bitstreams", "work", "snapshots", "features", ".locks"):
+                for sub in (JOBS, BITSTREAMS, WORK, SNAPSHOTS, FEATURES, LOCKS):
                     (self.root / sub).mkdir(parents=True, exist_ok=True)
-                probe = self.root / ".locks" / f".probe-{os.getpid()}"
+                probe = self.root / LOCKS / f".probe-{os.getpid()}"
                 probe.write_bytes(b"")
                 probe.unlink()
             except OSError as e:
                 raise CodecbenchError(f"output folder {self.root} is not writable: {e.strerror or e}") from e
-        elif not (self.root / "jobs").is_dir():
-            raise CodecbenchError(f"{self.root} is not a codecbench run folder (no jobs/ inside)")
+
+    # --- the tables and the run log
 
     @property
     def results_csv(self) -> Path:
         return self.root / "results.csv"
 
+    @property
+    def frames_csv(self) -> Path:
+        return self.root / "frames.csv"
+
+    @property
+    def dataset_metrics_csv(self) -> Path:
+        return self.root / "dataset_metrics.csv"
+
+    @property
+    def run_log(self) -> Path:
+        """``run.json``: one entry per invocation of ``codecbench run`` on this folder."""
+        return self.root / "run.json"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    # --- per job
+
     def job_file(self, job_id: str) -> Path:
-        return self.root / "jobs" / f"{job_id}.json"
+        return self.root / JOBS / f"{job_id}.json"
 
     def workdir(self, job_id: str) -> Path:
-        return self.root / "work" / job_id
+        return self.root / WORK / job_id
+
+    def decoded_file(self, job_id: str) -> Path:
+        """The job's decoded frames (raw YUV), inside its work folder."""
+        return self.workdir(job_id) / "decoded.yuv"
+
+    def bitstream_file(self, job: Job, suffix: str) -> Path:
+        """Where ``job``'s bitstream is kept: ``bitstreams/CODEC/DATASET/SEQUENCE/JOB_ID+suffix``."""
+        folder = self.root / BITSTREAMS / slug(job.codec) / slug(job.clip.dataset) / slug(job.clip.name)
+        return folder / f"{job.job_id}{suffix}"
+
+    def snapshot_file(self, job_id: str) -> Path:
+        """PNG of the job's decoded middle frame."""
+        return self.root / SNAPSHOTS / f"{job_id}.png"
+
+    def reference_snapshot(self, dataset: str, sequence: str) -> Path:
+        """PNG of a source sequence's middle frame, shared by every job of that sequence."""
+        return self.root / SNAPSHOTS / "reference" / str(dataset) / f"{sequence}.png"
+
+    def features_dir(self, job_id: str) -> Path:
+        """Features of the job's distribution metrics (FID, KID), one ``METRIC.npz`` each."""
+        return self.root / FEATURES / job_id
+
+    def features_file(self, job_id: str, metric: str) -> Path:
+        return self.features_dir(job_id) / f"{metric}.npz"
+
+    # --- locks
+
+    def lock_file(self, name: str) -> Path:
+        """A file under the folder's lock folder (locks, markers)."""
+        return self.root / LOCKS / name
 
     def job_lock(self, job_id: str) -> FileLock:
-        return FileLock(str(self.root / ".locks" / f"{job_id}.lock"))
+        return FileLock(str(self.lock_file(f"{job_id}.lock")))
+
+    # --- paths as records hold them
+
+    def relative(self, path: Path) -> str:
+        """``path`` (inside the folder) as records and results.csv hold it."""
+        return str(Path(path).relative_to(self.root))
+
+    def inside(self, relative: object) -> Path | None:
+        """The path a record holds, resolved, if it is relative and stays inside the folder; else None."""
+        if not isinstance(relative, str) or not relative.strip() or Path(relative).is_absolute():
+            return None
+        path = (self.root / relative).resolve()
+        return path if path.is_relative_to(self.root.resolve()) else None
+
+    # --- job records
 
     def record(self, job_id: str) -> dict[str, Any] | None:
         try:
@@ -70,7 +155,7 @@ class RunStore:
 
     def records(self) -> list[dict[str, Any]]:
         out = []
-        for f in sorted((self.root / "jobs").glob("*.json")):
+        for f in sorted((self.root / JOBS).glob("*.json")):
             try:
                 out.append(json.loads(f.read_text()))
             except (OSError, json.JSONDecodeError) as e:
@@ -102,12 +187,12 @@ class RunStore:
     def write_tables(self, dataset_metrics: pd.DataFrame | None = None, wait: float = 60) -> None:
         """Rebuild the CSV tables from every committed record, under the folder's table lock."""
         try:
-            with FileLock(str(self.root / ".locks" / "tables.lock"), timeout=wait):
+            with FileLock(str(self.lock_file("tables.lock")), timeout=wait):
                 records = self.records()
                 atomic_write_text(self.results_csv, self.results_frame(records).to_csv(index=False))
-                atomic_write_text(self.root / "frames.csv", self.frames_frame(records).to_csv(index=False))
+                atomic_write_text(self.frames_csv, self.frames_frame(records).to_csv(index=False))
                 if dataset_metrics is not None:
                     df = dataset_metrics.reindex(columns=DATASET_METRIC_COLUMNS)
-                    atomic_write_text(self.root / "dataset_metrics.csv", df.to_csv(index=False))
+                    atomic_write_text(self.dataset_metrics_csv, df.to_csv(index=False))
         except Timeout as e:
             raise CodecbenchError(f"{self.root}: could not lock the result tables for {wait}s") from e

@@ -1,20 +1,28 @@
-"""Loading a run's tidy tables (results.csv and, when present, frames.csv and dataset_metrics.csv)."""
+"""A run's tidy tables (results.csv and, when present, frames.csv and dataset_metrics.csv), read back.
+
+They also own what a codec label means: its plugin, and which label an anchor name (a label or a
+plugin name such as ``hevc``) stands for; ``bd``, the report and the leaderboard ask them.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from codecbench.errors import CodecbenchError, InputFormatError
-from codecbench.schema import RESULT_COLUMNS
+from codecbench.run.schema import RESULT_COLUMNS
+from codecbench.run.store import RunStore
 
 #: Columns of results.csv that are not metric values.
 NON_METRIC_COLUMNS = frozenset(RESULT_COLUMNS) | {"stand_in", "notes"}
 #: The least results.csv must hold to be plotted or compared.
 REQUIRED_COLUMNS = ("codec", "dataset", "sequence", "bpp")
+#: The codec BD values are measured against unless told otherwise (a label or a plugin name).
+DEFAULT_ANCHOR = "hevc"
 
 
 @dataclass
@@ -51,6 +59,32 @@ class RunTables:
         return self.results[self.results["status"].fillna("ok").astype(str) == "ok"]
 
     @property
+    def store(self) -> RunStore:
+        """The run folder's files (read-only)."""
+        return RunStore(self.run_dir, create=False)
+
+    @property
+    def plugins(self) -> dict[str, str]:
+        """The plugin (entry-point name) of each codec label, e.g. ``divinr[tiny]`` -> ``divinr``."""
+        if "codec_plugin" not in self.results:
+            return {}
+        labels, plugins = self.results["codec"].astype(str), self.results["codec_plugin"].astype(str)
+        return dict(zip(labels, plugins, strict=True))
+
+    def resolve_anchor(self, anchor: str, codecs: Iterable[str] | None = None) -> str:
+        """The label among ``codecs`` (default: those of successful jobs) that ``anchor`` means:
+        the label itself, or the only label of the plugin ``anchor``."""
+        known = sorted({str(c) for c in (self.ok["codec"] if codecs is None else codecs)})
+        if anchor in known:
+            return anchor
+        matches = sorted({label for label, plugin in self.plugins.items() if plugin == anchor} & set(known))
+        if len(matches) == 1:
+            return matches[0]
+        raise CodecbenchError(
+            f"anchor {anchor!r} is not among the codecs of these results: {', '.join(known)}"
+        )
+
+    @property
     def failed(self) -> pd.DataFrame:
         if "status" not in self.results:
             return self.results.iloc[0:0]
@@ -67,24 +101,24 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
 def load_run(path: str | Path) -> RunTables:
     """Tables of the run whose folder, or whose results.csv, is ``path``."""
     path = Path(path)
-    results_csv = path / "results.csv" if path.is_dir() else path
+    results_csv = RunStore(path, create=False).results_csv if path.is_dir() else path
     if not results_csv.is_file():
         raise CodecbenchError(f"no results file at {results_csv}")
     results = _read_csv(results_csv, "results")
     missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
     if missing:
         raise InputFormatError(f"{results_csv} lacks the column(s) {', '.join(missing)}")
-    run_dir = results_csv.parent
-    tables = RunTables(run_dir, results)
-    if (run_dir / "frames.csv").is_file():
-        frames = _read_csv(run_dir / "frames.csv", "frames")
+    tables = RunTables(results_csv.parent, results)
+    store = tables.store
+    if store.frames_csv.is_file():
+        frames = _read_csv(store.frames_csv, "frames")
         if {"codec", "sequence", "frame", "metric", "value"} <= set(frames.columns):
             tables.frames = frames
-    if (run_dir / "dataset_metrics.csv").is_file():
-        dm = _read_csv(run_dir / "dataset_metrics.csv", "dataset metrics")
+    if store.dataset_metrics_csv.is_file():
+        dm = _read_csv(store.dataset_metrics_csv, "dataset metrics")
         if {"codec", "dataset", "rate_point", "metric", "value", "bpp"} <= set(dm.columns):
             tables.dataset_metrics = dm
-    tables.skipped_metrics = _skipped_metrics(run_dir / "run.json")
+    tables.skipped_metrics = _skipped_metrics(store.run_log)
     return tables
 
 

@@ -6,7 +6,6 @@ file's size and SHA-256, and the SHA-256 of what it decodes to, must match the r
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +13,11 @@ from pathlib import Path
 import pandas as pd
 
 from codecbench import registry
+from codecbench.codec import Codec
 from codecbench.errors import CodecbenchError
 from codecbench.progress import Progress
-from codecbench.runner import decode_to_file
+from codecbench.run.runner import decode_to_file
+from codecbench.run.store import RunStore
 from codecbench.video import Clip, VideoFormat
 from codecbench.yuv import sha256_file
 
@@ -30,15 +31,17 @@ class Mismatch:
         return f"{self.job_id}: {self.what}"
 
 
-def _codec_for(row: pd.Series, root: Path):
-    record = json.loads((root / "jobs" / f"{row['job_id']}.json").read_text())
+def _codec_for(row: pd.Series, store: RunStore) -> Codec:
+    record = store.record(str(row["job_id"]))
+    if record is None:
+        raise CodecbenchError(f"no job record {store.job_file(str(row['job_id']))}")
     return registry.create_codec(row["codec_plugin"], record.get("codec_options", {}))
 
 
 def verify_run(root: Path | str, progress: bool = True) -> tuple[int, list[Mismatch]]:
     """Check every ok row of ``root/results.csv``; returns (rows checked, mismatches)."""
-    root = Path(root)
-    csv = root / "results.csv"
+    store = RunStore(root, create=False)
+    csv = store.results_csv
     if not csv.is_file():
         raise CodecbenchError(f"{root} has no results.csv: is it a codecbench run folder?")
     try:
@@ -50,8 +53,8 @@ def verify_run(root: Path | str, progress: bool = True) -> tuple[int, list[Misma
     bar = Progress(len(rows), "verify", "bitstream", enabled=progress)
     for row in bar.each(row for _, row in rows.iterrows()):
         job = row["job_id"]
-        path = root / str(row["bitstream_path"])
-        if not path.resolve().is_relative_to(root.resolve()):
+        path = store.inside(str(row["bitstream_path"]))
+        if path is None:
             problems.append(Mismatch(job, f"bitstream path {row['bitstream_path']} leaves the run folder"))
             continue
         if not path.is_file():
@@ -66,7 +69,7 @@ def verify_run(root: Path | str, progress: bool = True) -> tuple[int, list[Misma
         fmt = VideoFormat(int(row["width"]), int(row["height"]), int(row["bit_depth"]))
         clip = Clip(row["sequence"], path, fmt, float(row["fps"]), int(row["frames"]), row["dataset"])
         try:
-            codec = _codec_for(row, root)
+            codec = _codec_for(row, store)
             with tempfile.TemporaryDirectory(prefix="codecbench-verify-") as tmp:
                 sha = decode_to_file(codec, path, clip, Path(tmp) / "decoded.yuv", Path(tmp))
         except (CodecbenchError, OSError, ValueError) as e:

@@ -6,13 +6,13 @@ import inspect
 from typing import Any
 
 from codecbench.errors import CodecbenchError, UnknownNameError
-from codecbench.executors.base import Executor
-from codecbench.executors.local import LocalExecutor
+from codecbench.run.executors.base import Executor
+from codecbench.run.executors.local import LocalExecutor
 
 #: executor name -> "module:Class", imported only when chosen.
 EXECUTORS: dict[str, str] = {
-    "local": "codecbench.executors.local:LocalExecutor",
-    "ray": "codecbench.executors.ray_cluster:RayExecutor",
+    "local": "codecbench.run.executors.local:LocalExecutor",
+    "ray": "codecbench.run.executors.ray_cluster:RayExecutor",
 }
 
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from codecbench.jobs import Job
+from codecbench.run.jobs import Job
 
 
 class Executor(ABC):
-    """Runs :func:`codecbench.runner.run_job` for many jobs, somewhere."""
+    """Runs :func:`codecbench.run.runner.run_job` for many jobs, somewhere."""
 
     name: str = "executor"
 

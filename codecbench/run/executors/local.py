@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from codecbench import threads
-from codecbench.executors.base import Executor
-from codecbench.jobs import Job
-from codecbench.runner import run_job
+from codecbench.run.executors.base import Executor
+from codecbench.run.jobs import Job
+from codecbench.run.runner import run_job
 
 
 def _same_warning_filters(filters: list) -> None:

@@ -1,6 +1,6 @@
 """Jobs on a Ray cluster: a local one started for the run, or an existing one by address.
 
-Every job is a Ray task that calls :func:`codecbench.runner.run_job`, so records, locking, atomic
+Every job is a Ray task that calls :func:`codecbench.run.runner.run_job`, so records, locking, atomic
 commits and resume are exactly those of the local executor. Two ways for workers to see the data:
 
 * ``shared`` (default): the run folder and the sequences are on a filesystem every node mounts at
@@ -31,10 +31,10 @@ from typing import Any
 from codecbench import registry
 from codecbench.atomic import atomic_write_bytes
 from codecbench.errors import CodecbenchError
-from codecbench.executors.base import Executor
-from codecbench.jobs import Job
-from codecbench.runner import failure_record, run_job
-from codecbench.store import RunStore
+from codecbench.run.executors.base import Executor
+from codecbench.run.jobs import Job
+from codecbench.run.runner import failure_record, run_job
+from codecbench.run.store import RunStore
 from codecbench.threads import budget_environ
 
 INSTALL_HINT = "pip install 'codecbench[ray]'  (or: pip install 'ray[default]>=2.30')"
@@ -104,7 +104,7 @@ def task_resources(
 
 
 def _check_shared(root: str, marker: str, source: str) -> None:
-    if not (Path(root) / ".locks" / marker).is_file():
+    if not RunStore(root, create=False).lock_file(marker).is_file():
         raise CodecbenchError(
             f"Ray worker on {socket.gethostname()} does not see the run folder {root}: put it on a "
             "filesystem every node mounts at the same path, or use the stream mode"
@@ -130,11 +130,12 @@ def run_shared(job: Job, root: str, marker: str, cwd: str | None = None) -> dict
 
 def _record_files(record: dict[str, Any], job: Job, root: Path) -> dict[str, bytes]:
     """The files a committed job produced in run folder ``root``, by path relative to it."""
+    store = RunStore(root, create=False)
     rels = [record.get("bitstream_path"), record.get("snapshot_path")]
-    rels.append(str(Path("snapshots") / "reference" / job.clip.dataset / f"{job.clip.name}.png"))
-    features = root / "features" / job.job_id
+    rels.append(store.relative(store.reference_snapshot(job.clip.dataset, job.clip.name)))
+    features = store.features_dir(job.job_id)
     if features.is_dir():
-        rels += [str(p.relative_to(root)) for p in sorted(features.iterdir()) if p.is_file()]
+        rels += [store.relative(p) for p in sorted(features.iterdir()) if p.is_file()]
     return {rel: (root / rel).read_bytes() for rel in rels if rel and (root / rel).is_file()}
 
 
@@ -158,7 +159,7 @@ def commit_streamed(store: RunStore, record: dict[str, Any], files: dict[str, by
     """Write a streamed job's files, then its record (the commit point), each atomically."""
     for rel, data in files.items():
         target = store.root / rel
-        if rel.startswith("snapshots/reference/") and target.exists():
+        if target == store.reference_snapshot(record["dataset"], record["sequence"]) and target.exists():
             continue
         atomic_write_bytes(target, data)
     store.commit(record)
@@ -293,7 +294,7 @@ class RayExecutor(Executor):
         self, ray: Any, jobs: list[Job], store: RunStore, options: dict, window: int
     ) -> Iterator[tuple[Job, dict[str, Any] | None]]:
         marker = f"ray-shared-{uuid.uuid4().hex}"
-        marker_path = store.root / ".locks" / marker
+        marker_path = store.lock_file(marker)
         marker_path.write_bytes(b"")
         root, cwd = str(store.root.absolute()), os.getcwd()
         todo, pending = list(reversed(jobs)), {}
