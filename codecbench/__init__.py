@@ -11,14 +11,17 @@ checks the built-in ones). It holds
 * the errors, whose message the command line prints without a traceback;
 * raw-video helpers: :func:`read_yuv`, :func:`write_yuv`, :class:`YuvWriter`, :func:`frame_count`,
   :func:`yuv_to_rgb`, :func:`rgb_to_yuv`, :func:`sha256_file`, :func:`plane_psnr`;
-* the module :mod:`codecbench.ffmpeg`: finding and running the bundled ffmpeg
-  (``ffmpeg.ffmpeg_exe``, ``ffmpeg.run``, ``ffmpeg.version``, ``ffmpeg.has_encoder``, ...);
+* two public modules: :mod:`codecbench.ffmpeg` (finding and running the bundled ffmpeg:
+  ``ffmpeg.ffmpeg_exe``, ``ffmpeg.run``, ``ffmpeg.version``, ``ffmpeg.has_encoder``, ...) and
+  :mod:`codecbench.datasets` (named datasets and folders of YUV files as clips: ``resolve``,
+  ``get_dataset``, ``datasets``), importable as ``from codecbench import ffmpeg, datasets`` or
+  by their ``__all__`` names from the modules themselves;
 * run-time helpers: :func:`job_threads` (the job's thread budget, for encoder options),
   :func:`choose_device` (a ``device`` option to a torch device), :func:`slug` (file-name-safe
   names) and :class:`Progress` (a progress line inside a job).
 """
 
-from codecbench import ffmpeg
+from codecbench import datasets, ffmpeg
 from codecbench.codec import Availability, Codec, Option, Requirement
 from codecbench.datasets.base import Dataset, Download, SequenceInfo
 from codecbench.device import choose_device
@@ -63,6 +66,7 @@ __all__ = [
     "YuvWriter",
     "__version__",
     "choose_device",
+    "datasets",
     "ffmpeg",
     "frame_count",
     "job_threads",

@@ -1,6 +1,9 @@
 """Finding and running ffmpeg: the ``imageio-ffmpeg`` static build unless the user picks another.
 
-Set ``CODECBENCH_FFMPEG`` (or a codec's ``ffmpeg`` option) to use a different binary.
+Part of the plugin contract (``from codecbench import ffmpeg``): codecs that drive ffmpeg (the
+anchors) and dataset builders use :func:`ffmpeg_exe`, :func:`run`, :func:`version`,
+:func:`has_encoder`, :func:`has_decoder`, :func:`has_filter`, :func:`rawvideo_input` and
+:func:`tail`. Set ``CODECBENCH_FFMPEG`` (or a codec's ``ffmpeg`` option) to use a different binary.
 """
 
 from __future__ import annotations
@@ -99,3 +102,16 @@ def run(
 def rawvideo_input(path: Path, pix_fmt: str, width: int, height: int, fps: float = 25) -> list[str]:
     """ffmpeg input arguments for a raw YUV file."""
     return ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{width}x{height}", "-r", str(fps), "-i", str(path)]
+
+
+__all__ = [
+    "ENV_VAR",
+    "ffmpeg_exe",
+    "has_decoder",
+    "has_encoder",
+    "has_filter",
+    "rawvideo_input",
+    "run",
+    "tail",
+    "version",
+]

@@ -16,10 +16,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from codecbench.errors import CodecbenchError, InputFormatError
-from codecbench.metrics.psnr import plane_psnr
-from codecbench.video import Clip, VideoFormat
-from codecbench.yuv import rgb_to_yuv, yuv_to_rgb
+from codecbench import (
+    Clip,
+    CodecbenchError,
+    InputFormatError,
+    VideoFormat,
+    plane_psnr,
+    rgb_to_yuv,
+    yuv_to_rgb,
+)
 from codecbench_divinr.codec import load_decoder
 from codecbench_divinr.inr import frame_times
 from codecbench_divinr.sampler import decode_latents, sample_window, windows

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
 
-from codecbench.errors import CodecUnavailableError
+from codecbench import CodecUnavailableError
 
 TINY = "tiny"
 #: Bumped whenever the tiny configuration changes, so old bitstreams are refused rather than misdecoded.

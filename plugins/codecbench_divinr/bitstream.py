@@ -26,7 +26,7 @@ import numpy as np
 from compressai._CXX import pmf_to_quantized_cdf
 from compressai.ans import RansDecoder, RansEncoder
 
-from codecbench.errors import BitstreamError
+from codecbench import BitstreamError
 from codecbench_divinr.quant import MIN_SCALE, laplace_pmf
 
 MAGIC = b"DVIR"

@@ -15,10 +15,20 @@ from typing import Any
 
 import torch
 
-from codecbench.codec import Availability, Codec, Option, Requirement
-from codecbench.errors import BitstreamError, CodecbenchError, CodecUnavailableError, UnsupportedInputError
-from codecbench.video import Clip, Frame, VideoFormat
-from codecbench.yuv import rgb_to_yuv
+from codecbench import (
+    Availability,
+    BitstreamError,
+    Clip,
+    Codec,
+    CodecbenchError,
+    CodecUnavailableError,
+    Frame,
+    Option,
+    Requirement,
+    UnsupportedInputError,
+    VideoFormat,
+    rgb_to_yuv,
+)
 from codecbench_divinr import __version__, bitstream, quant
 from codecbench_divinr.backbone import (
     TINY,

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from codecbench.errors import CodecbenchError
+from codecbench import CodecbenchError
 from codecbench_divinr.backbone import TINY, TINY_REVISION
 
 CONFIG_NAME = "config.json"

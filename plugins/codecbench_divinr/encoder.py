@@ -26,9 +26,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch.utils.data import DataLoader, Dataset
 
-from codecbench.progress import Progress
-from codecbench.video import Clip
-from codecbench.yuv import yuv_to_rgb
+from codecbench import Clip, Progress, yuv_to_rgb
 from codecbench_divinr.config import DivInrConfig
 from codecbench_divinr.inr import frame_times
 from codecbench_divinr.module import DivInrModule

@@ -22,7 +22,7 @@ from lightning.pytorch.cli import LightningCLI
 from torch.utils.data import DataLoader, Dataset
 from torchvision.io import ImageReadMode, read_image
 
-from codecbench.errors import CodecbenchError
+from codecbench import CodecbenchError
 from codecbench_divinr.inr import frame_times
 from codecbench_divinr.module import DivInrModule
 
