@@ -51,6 +51,12 @@ class Codec(ABC):
         """Name shown in results and reports; differs from ``name`` for stand-in configurations."""
         return self.name
 
+    @classmethod
+    def is_stand_in_label(cls, label: str) -> bool:
+        """Whether results labelled ``label`` come from a stand-in (a fallback model, not the codec as
+        published, e.g. ``divinr[mini]``); reports and the leaderboard mark them. Default: never."""
+        return False
+
     @property
     def version(self) -> str:
         """Version string of the implementation (library and encoder versions)."""

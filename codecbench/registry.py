@@ -75,6 +75,15 @@ def codec_class(name: str) -> type[Codec]:
     return cls
 
 
+def is_stand_in(label: str, plugin: str) -> bool:
+    """Whether the codec plugin ``plugin`` says results labelled ``label`` come from a stand-in
+    (False when the plugin is not installed here: nothing can be said)."""
+    try:
+        return bool(codec_class(plugin).is_stand_in_label(label))
+    except Exception:  # unknown or broken plugin (a submission may name anything): no claim
+        return False
+
+
 def metric_class(name: str) -> type[Metric]:
     """The metric class registered as ``name``; unknown names list the known ones."""
     plugins = _plugins(METRICS_GROUP)

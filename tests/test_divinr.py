@@ -11,8 +11,10 @@ import pytest
 import torch
 from codecbench_divinr import bitstream, quant
 from codecbench_divinr.backbone import (
+    MINI_SCHEDULE,
     TINY_REVISION,
     load_backbone,
+    mini_revision,
     missing_files,
     save_backbone,
     tiny_backbone,
@@ -183,14 +185,15 @@ def test_fallback_is_loud_and_labelled(
     missing = str(tmp_path / "no-such-svd")
     codec = create_codec("divinr", {"backbone": missing})
     with pytest.warns(RuntimeWarning, match="DIVINR FALLBACK"):
-        assert codec.label == "divinr[tiny]"
-    assert codec.config()["effective_backbone"] == "tiny" and "backbone tiny@tiny-v2" in codec.version
-    assert (codec.config()["steps"], codec.config()["inference_steps"]) == (24, 2)
+        assert codec.label == "divinr[mini]"
+    assert codec.config()["effective_backbone"] == "mini"
+    assert f"backbone mini@{mini_revision()}" in codec.version and mini_revision().startswith("mini-")
+    assert (codec.config()["steps"], codec.config()["inference_steps"]) == MINI_SCHEDULE
     probes: list = []
     monkeypatch.setattr(cmod, "missing_files", lambda *a: probes.append(a) or ["x"])
     with warnings.catch_warnings(record=True) as again:
         warnings.simplefilter("always")
-        assert create_codec("divinr", {"backbone": missing}).label == "divinr[tiny]"
+        assert create_codec("divinr", {"backbone": missing}).label == "divinr[mini]"
     assert not probes and not again, "probe and warning are once per process"
     assert capsys.readouterr().err.count("DIVINR FALLBACK") == 1
     monkeypatch.undo()
@@ -328,7 +331,7 @@ def test_step_analysis_tidy_table_and_final_step_matches_decode(fitted: dict, de
 
 
 def test_default_ladder_under_the_real_harness(tmp_path: Path) -> None:
-    """The README's job on one sample clip: default ladder and window, tiny defaults, then verify."""
+    """The README's job on one sample clip: default ladder and window, the mini stand-in, then verify."""
     import json
 
     import pandas as pd
@@ -347,18 +350,24 @@ def test_default_ladder_under_the_real_harness(tmp_path: Path) -> None:
         "--metrics",
         "psnr_y",
     ]
-    args += ["--codec-opt", "divinr.steps=2", "--no-report", "--quiet", "--out", out]
+    args += ["--codec-opt", "divinr.steps=2", "--codec-opt", "divinr.warmup_steps=0"]
+    args += ["--no-report", "--quiet", "--out", out]
     assert main(args) == 0
     rows = pd.read_csv(Path(out) / "results.csv")
-    assert len(rows) == 4 and set(rows.codec) == {"divinr[tiny]"} and set(rows.status) == {"ok"}
+    assert len(rows) == 4 and set(rows.codec) == {"divinr[mini]"} and set(rows.status) == {"ok"}
     assert list(rows.rate_point) == list(LADDER)
     assert (rows.bpp < 0.05).all(), rows.bpp.tolist()
     for r in rows.itertuples():
         assert r.bytes == (Path(out) / r.bitstream_path).stat().st_size
         cfg = json.loads(r.codec_config)
-        assert (cfg["steps"], cfg["inference_steps"], cfg["effective_backbone"]) == (2, 2, "tiny")
+        assert (cfg["steps"], cfg["inference_steps"], cfg["effective_backbone"]) == (
+            2,
+            MINI_SCHEDULE[1],
+            "mini",
+        )
         header = bitstream.read(Path(out) / r.bitstream_path).config
-        assert (header["inference_steps"], header["window"], header["revision"]) == (2, 8, TINY_REVISION)
+        assert (header["inference_steps"], header["window"]) == (MINI_SCHEDULE[1], 8)
+        assert (header["backbone"], header["revision"]) == ("mini", mini_revision())
     assert main(["verify", out, "--quiet"]) == 0
 
 
@@ -369,10 +378,62 @@ def test_run_with_workers_warns_once_without_source_lines(tmp_path: Path) -> Non
     proc = cli(
         "run", "--codecs", "divinr", "--dataset", "sample", "--sequences", "Clouds", "--frames", "2",
         "--codec-opt", "divinr.rate_points=xs,s", "--codec-opt", "divinr.steps=1", "--metrics", "psnr_y",
+        "--codec-opt", "divinr.warmup_steps=0",
         "--workers", "2", "--no-report", "--out", tmp_path / "run",
         env={"CODECBENCH_DIVINR_WARNED": ""},  # as in a fresh shell: no earlier test's warning
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("DIVINR FALLBACK") == 1, proc.stderr
     assert "warnings.warn" not in proc.stderr and "_label_for" not in proc.stderr, proc.stderr
-    assert "divinr[tiny] Clouds @ xs: 1/1 steps" in proc.stderr
+    assert "divinr[mini] Clouds @ xs: 1/1 steps" in proc.stderr
+
+
+def test_an_fp16_only_folder_is_probed_and_loaded_as_fp16(tmp_path: Path) -> None:
+    from codecbench_divinr.backbone import weight_variant
+
+    tiny, folder = tiny_backbone(1), tmp_path / "svd16"
+    for sub in ("unet", "vae"):
+        getattr(tiny, sub).save_pretrained(folder / sub, variant="fp16")
+    tiny.scheduler.save_pretrained(folder / "scheduler")
+    assert missing_files(str(folder)) == [] and weight_variant(str(folder)) == "fp16"
+    loaded = load_backbone(str(folder))
+    ref = dict(tiny.unet.named_parameters())
+    assert all(torch.equal(p.float(), ref[n].float()) for n, p in loaded.unet.named_parameters())
+    tiny.vae.save_pretrained(
+        folder / "vae"
+    )  # full-precision VAE beside an fp16-only UNet: no variant complete
+    (folder / "vae" / "diffusion_pytorch_model.fp16.safetensors").unlink()
+    assert missing_files(str(folder)) == [str(folder / "unet" / "diffusion_pytorch_model.safetensors")]
+
+
+def test_a_folder_of_small_weights_is_not_labelled_as_svd(tmp_path: Path) -> None:
+    save_backbone(tiny_backbone(0), tmp_path / "my-tiny")
+    codec = create_codec("divinr", {"backbone": str(tmp_path / "my-tiny"), "progress": "false"})
+    assert codec.label == "divinr[my-tiny]" and codec.available().ok
+    assert create_codec("divinr", {"backbone": "mini"}).label == "divinr[mini]"
+
+
+def test_tiny_bitstreams_record_the_software_that_drew_the_weights(fitted: dict, tmp_path: Path) -> None:
+    from codecbench_divinr.backbone import software
+
+    assert fitted["payload"].config["software"] == software() != ""
+    other = replace(
+        fitted["payload"], config={**fitted["payload"].config, "software": "torch 0.1; diffusers 0.1"}
+    )
+    bitstream.write(tmp_path / "old.dvir", other)
+    with pytest.raises(BitstreamError, match="drawn by torch 0.1"):
+        load_decoder(tmp_path / "old.dvir")
+
+
+def test_a_load_that_fails_after_the_probe_is_labelled_with_the_stand_in(tmp_path: Path) -> None:
+    """The probe finds the files, the load fails (corrupt weights): label, config and header say mini."""
+    folder = save_backbone(tiny_backbone(0), tmp_path / "broken")
+    (folder / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"not safetensors")
+    assert missing_files(str(folder)) == []
+    codec = create_codec(
+        "divinr", {"backbone": str(folder), "steps": "1", "inference_steps": "1", "progress": "false"}
+    )
+    assert codec.label == "divinr[broken]"  # before the load: what the probe saw
+    path = codec.encode(make_clip(tmp_path / "c.yuv", 32, 32, 2), "xs", tmp_path / "w")
+    assert codec.label == "divinr[mini]" and codec.config()["effective_backbone"] == "mini"
+    assert bitstream.read(path).config["backbone"] == "mini"

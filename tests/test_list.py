@@ -157,12 +157,12 @@ def test_divinr_without_svd_weights_is_listed_as_its_stand_in(
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"))
     code, out, err = run_list(capsys, "codecs", "divinr", "--refresh")
     assert code == 0, err
-    assert "available: yes, as the stand-in divinr[tiny]" in out
+    assert "available: yes, as the stand-in divinr[mini]" in out
     assert str(tmp_path / "hf" / "models--stabilityai--stable-video-diffusion-img2vid-xt") in out
     assert "default rate points (inr_size, lowest rate first): xs, s, m, l" in out
     assert "DIVINR FALLBACK" not in err  # listing never triggers the run-time fallback warning
     code, out, _ = run_list(capsys, "codecs")
-    assert rows(out.split("\n\n")[0])["divinr"].split()[1:3] == ["stand-in:", "divinr[tiny]"]
+    assert rows(out.split("\n\n")[0])["divinr"].split()[1:3] == ["stand-in:", "divinr[mini]"]
 
 
 @pytest.mark.slow

@@ -35,6 +35,7 @@ from codecbench.leaderboard.store import (
     write_atomic,
 )
 from codecbench.metrics.info import ordered
+from codecbench.registry import is_stand_in
 from codecbench.report.bdsection import CONFIDENCE, dataset_cell, fmt_number
 
 #: What the parentheses after a dataset value hold, in the pages' legends.
@@ -105,7 +106,7 @@ def entries(subs: list[Submission], status: dict[int, str] | None = None) -> pd.
                     "anchor_version": sub.data["anchor"]["version"],
                     "bitstreams": (status or {}).get(i, ""),
                 }
-                if "[tiny]" in sub.codec:
+                if is_stand_in(sub.codec, str(sub.data["codec"].get("plugin", ""))):
                     base["stand_in"] = True
                 try:
                     table = bd.bd_table(curves, "anchor", metric, mode=mode, confidence=CONFIDENCE)

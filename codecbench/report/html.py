@@ -17,6 +17,7 @@ from codecbench import bd
 from codecbench.atomic import atomic_write_text
 from codecbench.errors import CodecbenchError
 from codecbench.metrics.info import metric_info, ordered
+from codecbench.registry import is_stand_in
 from codecbench.report.bdsection import (
     CONFIDENCE,
     BdResults,
@@ -113,10 +114,12 @@ class _Page:
 
 
 def stand_ins(results: pd.DataFrame) -> dict[str, bool]:
-    """Codecs that are stand-ins: a ``[tiny]`` label, or any row with a true ``stand_in`` column."""
+    """Codecs that are stand-ins: their plugin says so of their label (``Codec.is_stand_in_label``),
+    or a row has a true ``stand_in`` column."""
     flags: dict[str, bool] = {}
     for codec, g in results.groupby("codec"):
-        flagged = "[tiny]" in str(codec)
+        plugin = str(g["codec_plugin"].iloc[0]) if "codec_plugin" in g else str(codec).split("[")[0]
+        flagged = is_stand_in(str(codec), plugin)
         if "stand_in" in g:
             flagged |= bool(g["stand_in"].astype(str).str.lower().isin(["true", "1", "yes"]).any())
         flags[str(codec)] = flagged

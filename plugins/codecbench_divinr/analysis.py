@@ -4,7 +4,7 @@ At chosen Euler steps the sampler keeps the predicted clean latents x0; each is 
 compared with the source, giving a tidy table (step, frame, metric, value): PSNR-Y (always) and
 LPIPS (when its weights are available), so a report can show layout settling before texture::
 
-    python -m codecbench_divinr.analysis BITSTREAM SOURCE.yuv --steps 0,3,7 --out steps.csv
+    python -m codecbench_divinr.analysis BITSTREAM SOURCE.yuv --steps 0,3,7 --out steps.csv --figure x0.png
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+from PIL import Image, ImageDraw
 
 from codecbench import (
     Clip,
@@ -40,8 +42,17 @@ def _lpips() -> torch.nn.Module | None:
         return None
 
 
-def step_analysis(bitstream: Path | str, source: Clip, steps: list[int], shared: str = "") -> pd.DataFrame:
-    """Metrics of the decoded predicted-x0 at each of ``steps`` (0-based Euler steps), per frame."""
+def step_analysis(
+    bitstream: Path | str,
+    source: Clip,
+    steps: list[int],
+    shared: str = "",
+    images: dict[tuple[int, int], np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Metrics of the decoded predicted-x0 at each of ``steps`` (0-based Euler steps), per frame.
+
+    When ``images`` is a dict, it receives each decoded x0 as RGB uint8 (H, W, 3) under (step, frame).
+    """
     module, payload = load_decoder(bitstream, shared)
     f = payload.format
     fmt = VideoFormat(f["width"], f["height"], f["bit_depth"])
@@ -64,6 +75,8 @@ def step_analysis(bitstream: Path | str, source: Clip, steps: list[int], shared:
         for step, x0 in sorted(kept.items()):
             rgb = decode_latents(module, x0)[:, :, : fmt.height, : fmt.width]
             for i, img in zip(r, rgb, strict=True):
+                if images is not None:
+                    images[(step, i)] = (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
                 dist = rgb_to_yuv(img.permute(1, 2, 0).numpy(), fmt)
                 rows.append((step, i, "psnr_y", plane_psnr(refs[i].y, dist.y, fmt.max_value)))
                 if lp is not None:
@@ -71,6 +84,30 @@ def step_analysis(bitstream: Path | str, source: Clip, steps: list[int], shared:
                     with torch.no_grad():
                         rows.append((step, i, "lpips", float(lp(ref, img[None] * 2 - 1))))
     return pd.DataFrame(rows, columns=["step", "frame", "metric", "value"])
+
+
+def strip(
+    source: Clip, images: dict[tuple[int, int], np.ndarray], table: pd.DataFrame, frame: int
+) -> Image.Image:
+    """One frame's predicted x0 at each kept step beside the source, each captioned with its PSNR-Y:
+    the semantic-to-visual path as a picture (layout first, texture last)."""
+    steps = sorted({s for s, f in images if f == frame})
+    if not steps:
+        raise CodecbenchError(f"frame {frame} was not analysed")
+    ref = next(source.read(frame, 1))
+    tiles = [(f"x0 at step {s}", images[(s, frame)]) for s in steps]
+    tiles.append(("source", (yuv_to_rgb(ref, source.format) * 255).round().astype(np.uint8)))
+    h, w = tiles[0][1].shape[:2]
+    caption = 18
+    canvas = Image.new("RGB", (w * len(tiles), h + caption), "white")
+    draw = ImageDraw.Draw(canvas)
+    psnr = table[(table.metric == "psnr_y") & (table.frame == frame)].set_index("step")["value"]
+    for k, (name, arr) in enumerate(tiles):
+        canvas.paste(Image.fromarray(arr), (k * w, caption))
+        step = steps[k] if k < len(steps) else None
+        label = name if step is None else f"{name}: {psnr.get(step, float('nan')):.2f} dB"
+        draw.text((k * w + 4, 3), label, fill="black")
+    return canvas
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", default="0", help="comma-separated 0-based denoising steps to keep")
     p.add_argument("--shared", default="", help="folder of shared components, if the bitstream used them")
     p.add_argument("--out", type=Path, help="CSV file (default: print the per-step means)")
+    p.add_argument("--figure", type=Path, help="PNG strip of one frame's x0 at each step beside the source")
+    p.add_argument("--frame", type=int, default=0, help="frame of the --figure strip")
     a = p.parse_args(argv)
     try:
         from codecbench_divinr import bitstream as bs
@@ -89,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         f = bs.read(a.bitstream).format
         fmt = VideoFormat(f["width"], f["height"], f["bit_depth"])
         clip = Clip(a.source.stem, a.source, fmt, 24.0, int(f["frames"]))
-        table = step_analysis(a.bitstream, clip, [int(s) for s in a.steps.split(",")], a.shared)
+        images: dict[tuple[int, int], np.ndarray] | None = {} if a.figure else None
+        table = step_analysis(a.bitstream, clip, [int(s) for s in a.steps.split(",")], a.shared, images)
+        if a.figure:
+            strip(clip, images, table, a.frame).save(a.figure)
     except (CodecbenchError, ValueError) as e:
         print(f"divinr analysis: error: {e}", file=sys.stderr)
         return 2

@@ -89,7 +89,7 @@ def _cdf_table(models: list[tuple[float, int]]) -> tuple[list[list[int]], list[i
 
 
 #: Config fields only the encoder needs; they are left out of the header.
-ENCODER_ONLY = ("steps", "lr", "lam", "regression_weight")
+ENCODER_ONLY = ("steps", "warmup_steps", "lr", "lam", "regression_weight")
 TABLE = struct.Struct("<feH")
 
 

@@ -2,8 +2,9 @@
 
 Rate points are INR sizes, each with a rate weight λ (``name`` or ``name@lambda``), lowest first.
 The backbone is a Stable Video Diffusion checkpoint (``backbone`` option: hub id or local folder,
-``revision``); when its weights cannot be reached the codec falls back, loudly, to the ``tiny``
-random-initialised backbone and labels itself ``divinr[tiny]``.
+``revision``); when its weights cannot be reached the codec falls back, loudly, to the small ``mini``
+prior that ships with the plugin and labels itself ``divinr[mini]``. Label, configuration and
+bitstream header always name the backbone that was actually loaded.
 """
 
 from __future__ import annotations
@@ -27,15 +28,23 @@ from codecbench import (
     Requirement,
     UnsupportedInputError,
     VideoFormat,
+    choose_device,
     rgb_to_yuv,
 )
 from codecbench_divinr import __version__, bitstream, quant
 from codecbench_divinr.backbone import (
+    BUILTIN,
+    NO_SHARED,
+    STAND_IN,
     TINY,
-    TINY_REVISION,
+    builtin_revision,
+    builtin_shared,
     default_schedule,
+    default_warmup,
+    label_tag,
     missing_files,
     offline,
+    software,
     warn_fallback,
     weights_location,
 )
@@ -80,9 +89,11 @@ def parse_rate_point(rate_point: str) -> tuple[InrSize, float]:
 
 
 def _device(choice: str) -> torch.device:
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(choice)
+    return choose_device(choice, owner="divinr")
+
+
+#: The configuration's defaults: the options below that set a config field take their default from here.
+_CONFIG = DivInrConfig()
 
 
 class DivInrCodec(Codec):
@@ -92,29 +103,41 @@ class DivInrCodec(Codec):
     bitstream_suffix = ".dvir"
     resources = {"cpu": 1.0, "gpu": 1.0}
     options_spec = {
-        "backbone": Option(DEFAULT_BACKBONE, "SVD-family backbone: hub id, local folder, or 'tiny'"),
+        "backbone": Option(
+            DEFAULT_BACKBONE,
+            "SVD-family backbone: hub id, local folder, 'mini' (shipped, trained) or 'tiny' (random)",
+        ),
         "revision": Option("main", "hub revision of the backbone (branch, tag or commit)"),
         "fallback": Option(
-            True, "run with the tiny backbone (labelled divinr[tiny]) if weights are missing", bool
+            True,
+            f"run with the shipped {STAND_IN} prior (labelled divinr[{STAND_IN}]) if weights are missing",
+            bool,
         ),
-        "seed": Option(0, "seed of sampling noise, INR init (and tiny weights); in the header", int),
-        "steps": Option(None, "optimisation steps of the encode (unset: 200, tiny 24)", int),
-        "lr": Option(5e-3, "Adam learning rate of the encode", float),
-        "regression_weight": Option(1.0, "weight of the INR-vs-VAE-latent regression loss", float),
+        "seed": Option(
+            _CONFIG.seed, "seed of sampling noise, INR init (and tiny's random weights); in the header", int
+        ),
+        "steps": Option(None, "joint optimisation steps of the encode (unset: 200; mini and tiny 24)", int),
+        "warmup_steps": Option(None, "INR-only steps before the joint ones (unset: mini 300, others 0)", int),
+        "lr": Option(_CONFIG.lr, "Adam learning rate of the encode", float),
+        "regression_weight": Option(
+            _CONFIG.regression_weight, "weight of the INR-vs-VAE-latent regression loss", float
+        ),
         "inference_steps": Option(
-            None, "Euler sampling steps of the decoder, in the header (unset: 8, tiny 2)", int
+            None, "Euler sampling steps of the decoder, in the header (unset: 8; mini and tiny 2)", int
         ),
         "window": Option(0, "frames per diffusion window (0: the backbone's window)", int),
         "adapters": Option(
-            "shared",
+            _CONFIG.adapters,
             "LoRA adapters: shared (decoder side, 0 bits) or per_video (coded)",
             str,
             ("shared", "per_video"),
         ),
-        "lora_rank": Option(4, "LoRA rank", int),
-        "lora_convs": Option(False, "also adapt the ResNet convolutions", bool),
+        "lora_rank": Option(_CONFIG.lora_rank, "LoRA rank", int),
+        "lora_convs": Option(_CONFIG.lora_convs, "also adapt the ResNet convolutions", bool),
         "shared": Option(
-            "", "folder of pre-trained shared components (python -m codecbench_divinr.pretrain)"
+            "",
+            "shared adapters and context: a folder (python -m codecbench_divinr.pretrain), 'none', or "
+            "empty for the backbone's own (mini ships its trained ones)",
         ),
         "device": Option("auto", "torch device: auto, cpu, cuda, cuda:N"),
         "devices": Option(1, "GPUs per encode (Lightning Trainer devices)", int),
@@ -138,6 +161,11 @@ class DivInrCodec(Codec):
             None, "frames per VAE-decode chunk, in the header (unset: from memory_gb; 0: whole window)", int
         ),
         "checkpoint_every": Option(25, "save a resumable checkpoint every N steps", int),
+        "diffusion": Option(
+            _CONFIG.diffusion,
+            "false: ablation (a), the decoder VAE-decodes the INR output (label ...,inr-vae])",
+            bool,
+        ),
         "progress": Option(True, "show a progress bar while encoding", bool),
     }
 
@@ -153,7 +181,7 @@ class DivInrCodec(Codec):
 
     # ---- identity ----------------------------------------------------------------------------
     def effective_backbone(self) -> str:
-        """The backbone a run will use: the configured one, or ``tiny`` when its weights are out of reach.
+        """The backbone a run will use: the configured one, or the stand-in when its weights are out of reach.
 
         Probed once per process for each (backbone, revision); falling back warns loudly
         (``RuntimeWarning`` and a stderr banner), once per process.
@@ -170,8 +198,8 @@ class DivInrCodec(Codec):
             self._effective = name
             return name
         warn_fallback(name, rev, _PROBED[key])
-        self._effective = TINY
-        return TINY
+        self._effective = STAND_IN
+        return STAND_IN
 
     def schedule(self) -> tuple[int, int]:
         """Effective (steps, inference_steps): the options, or the effective backbone's defaults when unset."""
@@ -182,24 +210,39 @@ class DivInrCodec(Codec):
             inference if o["inference_steps"] is None else o["inference_steps"],
         )
 
+    def warmup_steps(self) -> int:
+        """Effective INR warm-up steps: the option, or the effective backbone's default when unset."""
+        w = self.options["warmup_steps"]
+        return default_warmup(self.effective_backbone()) if w is None else int(w)
+
     def _label_for(self, backbone: str) -> str:
-        """The label of results coded with ``backbone``: ``divinr[tiny]`` for the stand-in backbone."""
-        return "divinr[tiny]" if backbone == TINY else self.name
+        """The label of results coded with ``backbone``: ``divinr[mini]``/``divinr[tiny]`` for the shipped ones."""
+        tags = [label_tag(backbone)] if label_tag(backbone) else []
+        if not self.options["diffusion"]:
+            tags.append("inr-vae")
+        return f"{self.name}[{','.join(tags)}]" if tags else self.name
 
     @property
     def label(self) -> str:
         return self._label_for(self.effective_backbone())
+
+    @classmethod
+    def is_stand_in_label(cls, label: str) -> bool:
+        """``divinr[mini]``, ``divinr[tiny]`` or ``divinr[<folder>]``: any backbone tag means the results
+        are not the paper's SVD (``inr-vae`` alone only names the ablation)."""
+        tags = label.partition("[")[2].rstrip("]").split(",") if "[" in label else []
+        return any(t and t != "inr-vae" for t in tags)
 
     def available(self) -> Availability:
         """Whether it runs here; ``stand_in`` is the fallback's label when the backbone's weights are not
         on this machine. A local check (no hub request, no fallback warning), so listings stay fast."""
         name, rev = self.options["backbone"], self.options["revision"]
         backbone = name
-        if name != TINY:
+        if name not in BUILTIN:
             probed = _PROBED.get((name, rev))  # this process's probe (the hub included), if it ran
             missing = missing_files(name, rev) if probed is None else probed
-            backbone = TINY if missing and self.options["fallback"] else name
-        stand_in = self._label_for(backbone) if backbone == TINY else ""
+            backbone = STAND_IN if missing and self.options["fallback"] else name
+        stand_in = self._label_for(backbone) if backbone != name else ""
         return Availability.of(self.requirements(), stand_in=stand_in)
 
     @property
@@ -207,7 +250,7 @@ class DivInrCodec(Codec):
         import diffusers
 
         bb = self.effective_backbone()
-        rev = TINY_REVISION if bb == TINY else self.options["revision"]
+        rev = builtin_revision(bb) or self.options["revision"]
         return (
             f"codecbench_divinr {__version__}; backbone {bb}@{rev}; "
             f"diffusers {diffusers.__version__}; torch {torch.__version__}"
@@ -217,6 +260,7 @@ class DivInrCodec(Codec):
         out = dict(self.options)
         out["effective_backbone"] = self.effective_backbone()
         out["steps"], out["inference_steps"] = self.schedule()
+        out["warmup_steps"] = self.warmup_steps()
         return out
 
     def requirements(self) -> list[Requirement]:
@@ -224,20 +268,32 @@ class DivInrCodec(Codec):
         out = [Requirement("python", "torch", True, torch.__version__)]
         if name != TINY:
             missing, where = missing_files(name, rev), weights_location(name)
+            rev = builtin_revision(name) or rev
             if not missing:
                 out.append(Requirement("weights", name, True, rev, where))
             elif self.options["fallback"]:
-                detail = f"MISSING {', '.join(missing)}: falls back to tiny"
+                detail = f"MISSING {', '.join(missing)}: falls back to {STAND_IN}"
                 out.append(Requirement("weights", name, True, detail, where))
             else:
                 out.append(Requirement("weights", name, False, f"needs {', '.join(missing)}", where))
-        if self.options["shared"]:
+        if self.options["shared"] not in ("", NO_SHARED):
             folder = Path(self.options["shared"])
             ok = all((folder / f).is_file() for f in ("adapters.safetensors", "context.safetensors"))
             out.append(Requirement("weights", "shared adapters", ok, str(folder)))
         if self.options["device"].startswith("cuda"):
             out.append(Requirement("device", "cuda", torch.cuda.is_available(), self.options["device"]))
         return out
+
+    def shared_folder(self) -> str:
+        """The shared adapters and context an encode uses: the ``shared`` option's folder, none for
+        ``none`` or per-video adapters, else the effective backbone's own (``mini``'s shipped ones
+        when their rank and targets match the options)."""
+        o = self.options
+        if o["shared"] == NO_SHARED or o["adapters"] == "per_video":
+            return ""
+        if o["shared"]:
+            return o["shared"]
+        return builtin_shared(self.effective_backbone(), o["lora_rank"], o["lora_convs"])
 
     # ---- rate points -------------------------------------------------------------------------
     def default_rate_points(self) -> list[str]:
@@ -257,19 +313,20 @@ class DivInrCodec(Codec):
         o = self.options
         steps, inference_steps = self.schedule()
         shared_sha = ""
-        if o["shared"]:
+        if o["shared"] not in ("", NO_SHARED) and o["adapters"] == "per_video":
+            raise CodecbenchError("divinr: adapters=per_video codes its own adapters; leave shared empty")
+        if self.shared_folder():
             from codecbench_divinr.module import shared_sha256
 
-            shared_sha = shared_sha256(o["shared"])
-        if o["shared"] and o["adapters"] == "per_video":
-            raise CodecbenchError("divinr: adapters=per_video codes its own adapters; leave shared empty")
+            shared_sha = shared_sha256(self.shared_folder())
         return DivInrConfig(
             backbone=self.effective_backbone(),
-            revision=TINY_REVISION if self.effective_backbone() == TINY else o["revision"],
+            revision=builtin_revision(self.effective_backbone()) or o["revision"],
             seed=o["seed"],
             inr=size,
             lam=lam,
             steps=steps,
+            warmup_steps=self.warmup_steps(),
             lr=o["lr"],
             regression_weight=o["regression_weight"],
             inference_steps=inference_steps,
@@ -279,6 +336,7 @@ class DivInrCodec(Codec):
             lora_convs=o["lora_convs"],
             fps=float(fps),
             shared_sha256=shared_sha,
+            diffusion=o["diffusion"],
         )
 
     def encode(self, clip: Clip, rate_point: str, workdir: Path) -> Path:
@@ -291,7 +349,7 @@ class DivInrCodec(Codec):
             cfg,
             workdir,
             window=self.options["window"],
-            shared=self.options["shared"],
+            shared=self.shared_folder(),
             fallback=self.options["fallback"],
             device=_device(self.options["device"]),
             checkpoint_every=self.options["checkpoint_every"],
@@ -303,6 +361,8 @@ class DivInrCodec(Codec):
                 + ("gradient_checkpointing", "memory_gb", "decode_chunk")
             },
         )
+        if module.backbone_name != self.effective_backbone():  # the load itself fell back: say so
+            self._effective = module.backbone_name
         payload = export_payload(module, clip)
         out = workdir / f"{clip.name}_{rate_point.replace('@', '_')}{self.bitstream_suffix}"
         size = bitstream.write(out, payload)
@@ -340,12 +400,27 @@ class DivInrCodec(Codec):
         if device.type == "cpu":
             torch.set_num_threads(1)
         try:
-            for rgb in generate(module, f["frames"], cfg.inference_steps, cfg.seed, cfg.window):
+            if cfg.diffusion:
+                windows = generate(module, f["frames"], cfg.inference_steps, cfg.seed, cfg.window)
+            else:
+                windows = inr_frames(module, f["frames"], cfg.window)
+            for rgb in windows:
                 for img in rgb:
                     arr = img[:, : fmt.height, : fmt.width].permute(1, 2, 0).numpy()
                     yield rgb_to_yuv(arr, fmt)
         finally:
             torch.set_num_threads(saved)
+
+
+@torch.no_grad()
+def inr_frames(module: Any, frames: int, window: int) -> Iterator[torch.Tensor]:
+    """Ablation (a): the INR's latents VAE-decoded window by window, no diffusion (RGB in [0, 1])."""
+    from codecbench_divinr.inr import frame_times
+    from codecbench_divinr.sampler import decode_latents, windows
+
+    t = frame_times(frames, module.device)
+    for r in windows(frames, window):
+        yield decode_latents(module, module.inr(t[r.start : r.stop]).float() * module.scaling_factor)
 
 
 #: Per-process probe results: (backbone, revision) -> "" when reachable, else what is missing.
@@ -387,10 +462,17 @@ def load_decoder(
 
     payload = bitstream.read(path)
     coded = payload.config
-    if coded.get("backbone") == TINY and coded.get("revision") != TINY_REVISION:
+    own = builtin_revision(str(coded.get("backbone")))
+    if own and coded.get("revision") != own:
         raise BitstreamError(
-            f"{path}: coded with the tiny backbone revision {coded.get('revision')!r}; "
-            f"this decoder has {TINY_REVISION} (re-encode the clip)"
+            f"{path}: coded with the {coded.get('backbone')} backbone revision {coded.get('revision')!r}; "
+            f"this decoder has {own} (re-encode the clip)"
+        )
+    made_with = coded.get("software", "")
+    if coded.get("backbone") == TINY and made_with and made_with != software():
+        raise BitstreamError(
+            f"{path}: coded with tiny weights drawn by {made_with}; this decoder draws them with "
+            f"{software()}, which may give other weights (re-encode the clip)"
         )
     try:
         cfg = DivInrConfig.from_dict(payload.config)
@@ -401,6 +483,11 @@ def load_decoder(
         raise BitstreamError(f"{path}: bad header ({e})") from e
     if frames < 1 or cfg.window < 1:
         raise BitstreamError(f"{path}: header says {frames} frames, window {cfg.window}")
+    if cfg.shared_sha256 and not shared:  # the backbone's own shared folder, when it is the one coded with
+        own = builtin_shared(cfg.backbone, cfg.lora_rank, cfg.lora_convs)
+        shared = own if own and shared_sha256(own) == cfg.shared_sha256 else ""
+    if shared == NO_SHARED:
+        shared = ""
     if cfg.shared_sha256:
         if not shared:
             raise CodecUnavailableError(

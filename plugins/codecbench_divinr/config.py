@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from codecbench import CodecbenchError
-from codecbench_divinr.backbone import TINY, TINY_REVISION
+from codecbench_divinr.backbone import BUILTIN, TINY, builtin_revision, software
 
 CONFIG_NAME = "config.json"
 
@@ -39,6 +39,9 @@ class DivInrConfig:
     inr: InrSize = field(default_factory=InrSize)
     lam: float = 1e-3
     steps: int = 200
+    #: Steps before ``steps`` that fit the INR to the latents alone (regression and rate, no diffusion
+    #: term): a cheap warm start, so the joint steps begin from an INR that already fits the clip.
+    warmup_steps: int = 0
     lr: float = 5e-3
     regression_weight: float = 1.0
     inference_steps: int = 8
@@ -55,16 +58,23 @@ class DivInrConfig:
     #: of a chunk (temporal convolutions, group norms over time), so this shapes the decoded frames:
     #: the encode chooses it (options ``decode_chunk`` / ``memory_gb``) and the header carries it.
     decode_chunk: int = 0
+    #: False is ablation (a): the INR is fitted to the VAE latents alone and the decoder VAE-decodes
+    #: its output, with no diffusion (the method without its generative prior).
+    diffusion: bool = True
+    #: For ``tiny``: the torch and diffusers versions that drew its random weights (the decoder checks them).
+    software: str = ""
 
     def __post_init__(self) -> None:
-        if self.backbone == TINY and self.revision == "main":  # unset: this version's tiny
-            self.revision = TINY_REVISION
+        if self.backbone in BUILTIN and self.revision == "main":  # unset: this version's weights
+            self.revision = builtin_revision(self.backbone)
+        if self.backbone == TINY and not self.software:
+            self.software = software()
         if isinstance(self.inr, dict):
             self.inr = InrSize(**self.inr)
         if self.adapters not in ("shared", "per_video"):
             raise CodecbenchError(f"divinr: adapters must be 'shared' or 'per_video', got {self.adapters!r}")
-        if self.window < 0 or self.inference_steps < 1 or self.steps < 0:
-            raise CodecbenchError("divinr: inference_steps must be >= 1, window and steps >= 0")
+        if self.window < 0 or self.inference_steps < 1 or self.steps < 0 or self.warmup_steps < 0:
+            raise CodecbenchError("divinr: inference_steps must be >= 1, window, steps and warmup_steps >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from codecbench import Clip, Progress, yuv_to_rgb
 from codecbench_divinr.config import DivInrConfig
+from codecbench_divinr.fastconv import fast_temporal_convs
 from codecbench_divinr.inr import frame_times
 from codecbench_divinr.module import DivInrModule
 from codecbench_divinr.sampler import (
@@ -187,6 +188,8 @@ def fit_clip(
         cfg, latent_hw(fmt.width, fmt.height), fmt.pixels * clip.frames, "encode", shared, fallback
     )
     cfg.window = window or module.unet.config.num_frames
+    if device.type == "cpu":  # same function, oneDNN's 2D kernels: PyTorch's CPU Conv3d backward is slow
+        fast_temporal_convs(module.unet)
     if chunk is not None:
         if int(chunk) < 0:
             raise ValueError(f"decode_chunk must be >= 0, not {chunk}")
@@ -241,14 +244,15 @@ def _fit(
         for old in ckdir.glob("*.ckpt"):
             old.unlink()
         stamp.write_text(identity)
-    if cfg.steps > 0:
+    total = cfg.warmup_steps + cfg.steps
+    if total > 0:
         with quiet_lightning():
             L.seed_everything(cfg.seed, verbose=False)
             devices = int(extra.pop("devices", 1))
             if gpu and devices > 1:
                 extra["devices"] = devices
             trainer = L.Trainer(
-                max_steps=cfg.steps,
+                max_steps=total,
                 accelerator="gpu" if gpu else "cpu",
                 devices=extra.pop("devices", [device.index or 0] if gpu else 1),
                 precision=precision,
@@ -266,9 +270,9 @@ def _fit(
                         save_top_k=1,
                         save_last=True,
                     ),
-                    *([StepProgress(label or f"divinr {clip.name}", cfg.steps)] if progress else []),
+                    *([StepProgress(label or f"divinr {clip.name}", total)] if progress else []),
                     *callbacks,
                 ],
             )
-            data = DataLoader(WindowData(latents, cfg.window, cfg.steps), batch_size=1, shuffle=False)
+            data = DataLoader(WindowData(latents, cfg.window, total), batch_size=1, shuffle=False)
             trainer.fit(module, data, ckpt_path=str(resume) if resume else None)

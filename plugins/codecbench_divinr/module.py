@@ -33,6 +33,8 @@ from codecbench_divinr.inr import NervInr
 #: SVD's training distribution of noise levels: log(sigma) ~ N(P_MEAN, P_STD).
 P_MEAN, P_STD = 0.7, 1.6
 SHARED_FILES = ("adapters.safetensors", "context.safetensors")
+#: Frame rates of SVD's fps micro-conditioning (its training clips ran at 3-30 fps).
+FPS_RANGE = (3.0, 30.0)
 
 
 def edm_denoise(
@@ -136,11 +138,15 @@ class DivInrModule(LightningModule):
 
     # ---- science -----------------------------------------------------------------------------
     def added_time_ids(self, batch: int) -> torch.Tensor:
-        """SVD's micro-conditioning: (fps - 1, motion bucket, noise augmentation strength)."""
+        """SVD's micro-conditioning: (fps - 1, motion bucket, noise augmentation strength).
+
+        The frame rate is clamped to :data:`FPS_RANGE`, the rates SVD was conditioned on (a 120 fps
+        UVG clip is conditioned as 30 fps rather than on an id the model never saw). The noise
+        augmentation strength stays 0: the conditioning is the INR's output, not a noised frame.
+        """
         c = self.config
-        ids = torch.tensor(
-            [[c.fps - 1.0, float(c.motion_bucket_id), c.noise_aug_strength]], device=self.device
-        )
+        fps = min(max(float(c.fps), FPS_RANGE[0]), FPS_RANGE[1])
+        ids = torch.tensor([[fps - 1.0, float(c.motion_bucket_id), c.noise_aug_strength]], device=self.device)
         return ids.repeat(batch, 1)
 
     def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -168,16 +174,24 @@ class DivInrModule(LightningModule):
             frames = batch["frames"]
             lat = self.encode_frames(frames.flatten(0, 1)).view(*frames.shape[:2], -1, *self.inr.latent_hw)
         cond = self.conditioning(batch["t"])
-        x0 = lat * self.scaling_factor
-        sigma = (torch.randn(x0.shape[0], device=x0.device) * P_STD + P_MEAN).exp()
-        noisy = x0 + sigma.view(-1, 1, 1, 1, 1) * torch.randn_like(x0)
-        weight = ((sigma**2 + 1) / sigma**2).view(-1, 1, 1, 1, 1)
-        diffusion = (weight * (self.denoise(noisy, sigma, cond) - x0) ** 2).mean()
+        warm = self.mode == "encode" and self.global_step < self.config.warmup_steps  # INR warm start
+        diffusion = (
+            self.diffusion_loss(lat * self.scaling_factor, cond)
+            if self.config.diffusion and not warm
+            else cond.new_zeros(())
+        )
         regression = F.mse_loss(cond.float(), lat.float())
         bits = self.rate_bits()
         bpp = bits / self.pixels
         total = diffusion + self.config.regression_weight * regression + self.config.lam * bpp
         return {"loss": total, "diffusion": diffusion, "regression": regression, "bpp": bpp}
+
+    def diffusion_loss(self, x0: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """SVD's EDM denoising loss of scaled latents ``x0`` given the conditioning ``cond``."""
+        sigma = (torch.randn(x0.shape[0], device=x0.device) * P_STD + P_MEAN).exp()
+        noisy = x0 + sigma.view(-1, 1, 1, 1, 1) * torch.randn_like(x0)
+        weight = ((sigma**2 + 1) / sigma**2).view(-1, 1, 1, 1, 1)
+        return (weight * (self.denoise(noisy, sigma, cond) - x0) ** 2).mean()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out = self.losses(batch)
