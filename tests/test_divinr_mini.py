@@ -151,3 +151,22 @@ def test_mini_codes_with_its_shipped_shared_adapters_and_decodes_without_options
     path = codec.encode(make_clip(tmp_path / "c.yuv", 32, 32, 2), "xs", tmp_path / "w")
     assert bitstream.read(path).config["shared_sha256"] == shared_sha256(MINI_DIR / "shared")
     assert len(list(create_codec("divinr", {"progress": "false"}).decode(path, tmp_path / "d"))) == 2
+
+
+def test_x0_strip_of_a_mini_bitstream(tmp_path: Path) -> None:
+    """The semantic-to-visual analysis on mini: x0 per kept step, as a tidy table and a captioned strip."""
+    import numpy as np
+    from codecbench_divinr.analysis import step_analysis, strip
+
+    from codecbench.registry import create_codec
+    from tests.test_divinr import make_clip
+
+    clip = make_clip(tmp_path / "c.yuv", 32, 32, 2)
+    fast = {"backbone": "mini", "steps": "1", "warmup_steps": "2", "progress": "false"}
+    path = create_codec("divinr", fast).encode(clip, "xs", tmp_path / "w")
+    images: dict[tuple[int, int], np.ndarray] = {}
+    table = step_analysis(path, clip, [0, 3], images=images)
+    assert sorted(images) == [(0, 0), (0, 1), (3, 0), (3, 1)]
+    assert set(table.step) == {0, 3} and (table[table.metric == "psnr_y"].value > 0).all()
+    picture = strip(clip, images, table, frame=1)
+    assert picture.size == (3 * 32, 32 + 18)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from codecbench import CodecbenchError
-from codecbench_divinr.backbone import BUILTIN, TINY, builtin_revision, software
+from codecbench_divinr.backbone import BUILTIN, PAPER_SCHEDULE, TINY, builtin_revision, software
 
 CONFIG_NAME = "config.json"
 
@@ -38,13 +38,13 @@ class DivInrConfig:
     seed: int = 0
     inr: InrSize = field(default_factory=InrSize)
     lam: float = 1e-3
-    steps: int = 200
+    steps: int = PAPER_SCHEDULE[0]
     #: Steps before ``steps`` that fit the INR to the latents alone (regression and rate, no diffusion
     #: term): a cheap warm start, so the joint steps begin from an INR that already fits the clip.
     warmup_steps: int = 0
     lr: float = 5e-3
     regression_weight: float = 1.0
-    inference_steps: int = 8
+    inference_steps: int = PAPER_SCHEDULE[1]
     #: Frames per diffusion window; 0 (until an encode resolves it) means the backbone's window.
     window: int = 8
     adapters: str = "shared"
