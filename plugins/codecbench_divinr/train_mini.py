@@ -81,6 +81,15 @@ class SaveComponent(Callback):
             pl_module.save(self.folder / "shared")
 
 
+class StageCLI(LightningCLI):
+    """LightningCLI whose stage 3 takes the clip bank's shape (clips, frames, size) from its data."""
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        if self.datamodule_class is ClipBankDataModule:
+            for key in ("clips", "frames", "size"):
+                parser.link_arguments(f"data.{key}", f"model.{key}")
+
+
 def run_stage(
     name: str,
     model: type,
@@ -94,7 +103,7 @@ def run_stage(
     args = ["fit", "--config", str(CONFIGS / f"{name}.yaml"), *model_args]
     args += ["--trainer.default_root_dir", str(out / "logs" / name), *extra]
     start = time.perf_counter()
-    cli = LightningCLI(
+    cli = StageCLI(
         model,
         data,
         args=args,
