@@ -35,7 +35,8 @@ def test_readme_opens_with_the_two_commands_ci_runs():
 
 def test_readme_codec_example_round_trips(tmp_path):
     namespace: dict = {}
-    exec(compile(blocks("python")[0], "README.md", "exec"), namespace)
+    (example,) = [b for b in blocks("python") if "class ToyCodec" in b]
+    exec(compile(example, "README.md", "exec"), namespace)
     codec = namespace["ToyCodec"]()
     assert isinstance(codec, Codec)
     clip = resolve("sample", frames=2, sequences=[FIRST_SAMPLE]).clips[0]
@@ -93,3 +94,14 @@ def test_readme_plugin_package_installs_and_runs(tmp_path):
     curve = results.sort_values("bytes")  # a finer step costs more bytes and gives a higher PSNR
     assert list(curve["rate_point"].astype(str)) == ["64", "32", "16", "8"]
     assert curve["psnr_y"].is_monotonic_increasing and curve["psnr_y"].iloc[-1] > 40
+
+
+def test_readme_dataset_example_is_a_dataset() -> None:
+    from codecbench import Dataset
+
+    (example,) = [b for b in blocks("python") if "MY_SET = Dataset(" in b]
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    ds = namespace["MY_SET"]
+    assert isinstance(ds, Dataset) and [s.name for s in ds.sequences] == ["Lab", "Hall"]
+    assert callable(ds.build)
