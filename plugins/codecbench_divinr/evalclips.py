@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from codecbench import Clip, rgb_to_yuv, yuv_to_rgb
+from codecbench import Clip, plane_psnr, rgb_to_yuv
 from codecbench.datasets import resolve
+from codecbench_divinr.encoder import clip_tensor
 
 
 def natural_clips(frames: int = 16) -> list[Clip]:
@@ -18,27 +19,19 @@ def natural_clips(frames: int = 16) -> list[Clip]:
     return resolve("natural", frames=frames).clips
 
 
-def clip_rgb(clip: Clip) -> torch.Tensor:
-    """(T, 3, H, W) float RGB in [-1, 1] of a clip (its size must be a multiple of 8)."""
-    rgb = [torch.from_numpy(np.ascontiguousarray(yuv_to_rgb(f, clip.format))) for f in clip.read()]
-    return torch.stack(rgb).permute(0, 3, 1, 2).float() * 2 - 1
-
-
 def psnr_y(clip: Clip, decoded: torch.Tensor) -> float:
     """Mean per-frame PSNR-Y (dB) of decoded RGB (T, 3, H, W) in [-1, 1] against the clip's source."""
     out = []
     for src, rgb in zip(clip.read(), decoded):
         arr = ((rgb.clamp(-1, 1) + 1) / 2).permute(1, 2, 0).double().numpy()
-        y = rgb_to_yuv(arr, clip.format).y.astype(np.float64)
-        mse = np.mean((y - src.y.astype(np.float64)) ** 2)
-        out.append(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+        out.append(plane_psnr(src.y, rgb_to_yuv(arr, clip.format).y, clip.format.max_value))
     return float(np.mean(out))
 
 
 @torch.no_grad()
 def vae_round_trip(vae: torch.nn.Module, clip: Clip, window: int = 8) -> float:
     """PSNR-Y of a VAE round trip (posterior mode, temporal decoder over ``window`` frames) of a clip."""
-    x = clip_rgb(clip)
+    x = clip_tensor(clip)
     out = []
     for s in range(0, x.shape[0], window):
         chunk = x[s : s + window]
