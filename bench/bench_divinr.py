@@ -106,11 +106,11 @@ def bench_tiny(a: argparse.Namespace) -> dict:
 def bench_full(a: argparse.Namespace) -> dict:
     import resource
 
-    from codecbench_divinr.codec import EXTRA, LADDER
     from codecbench_divinr.config import DivInrConfig
     from codecbench_divinr.encoder import latent_hw
     from codecbench_divinr.fullsize import NAME, REVISION, full_size_backbone, install
     from codecbench_divinr.inr import frame_times
+    from codecbench_divinr.ladder import inr_for, parse_rate_point
     from codecbench_divinr.module import DivInrModule
     from codecbench_divinr.sampler import (
         autocast,
@@ -129,7 +129,7 @@ def bench_full(a: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     bb = full_size_backbone(0, vae="svd")
     h, w = latent_hw(a.width, a.height)
-    size = {**LADDER, **EXTRA}[a.rate_point][0]
+    size = inr_for(parse_rate_point(a.rate_point), a.width, a.height, a.frames)
     cfg = DivInrConfig(
         backbone=NAME,
         revision=REVISION,

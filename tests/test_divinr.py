@@ -19,9 +19,10 @@ from codecbench_divinr.backbone import (
     save_backbone,
     tiny_backbone,
 )
-from codecbench_divinr.codec import LADDER, coded_slots, export_payload, load_decoder, parse_rate_point
+from codecbench_divinr.codec import coded_slots, export_payload, load_decoder
 from codecbench_divinr.config import DivInrConfig, InrSize
 from codecbench_divinr.encoder import fit_clip
+from codecbench_divinr.ladder import LADDER, inr_for, parse_rate_point
 from codecbench_divinr.lora import lora_modules
 
 from codecbench.errors import BitstreamError, CodecUnavailableError
@@ -53,8 +54,11 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One per-video-adapter encode of a small clip, shared by the tests below."""
     tmp = tmp_path_factory.mktemp("divinr")
     clip = make_clip(tmp / "clip.yuv")
-    size, lam = parse_rate_point("s")
-    cfg = DivInrConfig(backbone="tiny", inr=size, lam=lam, steps=3, inference_steps=2, adapters="per_video")
+    point = parse_rate_point("s")
+    size = inr_for(point, clip.format.width, clip.format.height, clip.frames)
+    cfg = DivInrConfig(
+        backbone="tiny", inr=size, lam=point.lam, steps=3, inference_steps=2, adapters="per_video"
+    )
     before = {n: p.detach().clone() for n, p in tiny_backbone(0).unet.named_parameters()}
     module = fit_clip(clip, cfg, tmp / "work", window=4, progress=False)
     path = tmp / "clip.dvir"
@@ -273,7 +277,7 @@ def test_config_save_and_load(tmp_path: Path) -> None:
     cfg = DivInrConfig(backbone="x/y", inr=InrSize(6, 8, (4, 4, 4)), adapters="per_video")
     cfg.save_pretrained(tmp_path)
     assert DivInrConfig.from_pretrained(tmp_path) == cfg
-    assert parse_rate_point("m@0.5")[1] == 0.5
+    assert parse_rate_point("m@0.5").lam == 0.5
     with pytest.raises(Exception, match="rate point"):
         parse_rate_point("huge")
 
@@ -366,7 +370,7 @@ def test_default_ladder_under_the_real_harness(tmp_path: Path) -> None:
             "mini",
         )
         header = bitstream.read(Path(out) / r.bitstream_path).config
-        assert (header["inference_steps"], header["window"]) == (MINI_SCHEDULE[1], 8)
+        assert (header["inference_steps"], header["window"], header["overlap"]) == (MINI_SCHEDULE[1], 8, 2)
         assert (header["backbone"], header["revision"]) == ("mini", mini_revision())
     assert main(["verify", out, "--quiet"]) == 0
 

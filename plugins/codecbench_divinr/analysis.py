@@ -29,7 +29,7 @@ from codecbench import (
 )
 from codecbench_divinr.codec import load_decoder
 from codecbench_divinr.inr import frame_times
-from codecbench_divinr.sampler import decode_latents, sample_window, windows
+from codecbench_divinr.sampler import blend_weights, decode_latents, sample_window, segments, windows
 
 
 def _lpips() -> torch.nn.Module | None:
@@ -67,14 +67,24 @@ def step_analysis(
     lp = _lpips()
     refs = list(source.read())
     t = frame_times(source.frames)
-    rows = []
-    for k, r in enumerate(windows(source.frames, cfg.window)):
+    ranges = windows(source.frames, cfg.window, cfg.overlap)
+    x0: dict[int, torch.Tensor] = {}  # step -> blended x0 of the whole clip, as the decoder blends samples
+    for k, r in enumerate(ranges):
         with torch.no_grad():
             cond = module.inr(t[r.start : r.stop]).float()
-        _, kept = sample_window(module, cond, cfg.inference_steps, cfg.seed + k, keep=steps)
-        for step, x0 in sorted(kept.items()):
-            rgb = decode_latents(module, x0)[:, :, : fmt.height, : fmt.width]
-            for i, img in zip(r, rgb, strict=True):
+        _, kept = sample_window(module, cond, cfg.inference_steps, cfg.seed, keep=steps, frames=r)
+        w = blend_weights(ranges, k).view(-1, 1, 1, 1)
+        for step, lat in kept.items():
+            x0.setdefault(step, torch.zeros((source.frames, *lat.shape[1:])))[r.start : r.stop] += w * lat
+    weight = torch.zeros(source.frames)
+    for k, r in enumerate(ranges):
+        weight[r.start : r.stop] += blend_weights(ranges, k)
+    rows = []
+    for step, acc in sorted(x0.items()):
+        blended = acc / weight.view(-1, 1, 1, 1)
+        for seg in segments(ranges, source.frames):
+            rgb = decode_latents(module, blended[seg.start : seg.stop])[:, :, : fmt.height, : fmt.width]
+            for i, img in zip(seg, rgb, strict=True):
                 if images is not None:
                     images[(step, i)] = (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
                 dist = rgb_to_yuv(img.permute(1, 2, 0).numpy(), fmt)

@@ -81,25 +81,34 @@ TINY_VAE = dict(
 )
 
 
-#: Default (encode optimisation steps, decoder Euler steps) per backbone. The paper-scale values
-#: (200 / 8) apply to real SVD checkpoints; the random tiny backbone measures plumbing and rate,
-#: not quality, so it gets values that keep a CPU benchmark of the sample dataset to minutes.
+#: Default (encode optimisation steps per window, decoder Euler steps) per backbone. The encode
+#: spends its steps on each diffusion window of the clip, so a longer clip gets more steps, not
+#: fewer per window. The paper-scale values (200 / 8) apply to real SVD checkpoints; ``tiny`` and
+#: ``mini`` get values that keep a CPU run of the embedded clips to minutes.
 PAPER_SCHEDULE = (200, 8)
-TINY_SCHEDULE = (24, 2)
-MINI_SCHEDULE = (24, 4)
-#: Regression-only warm-up steps of the INR before the joint steps, per backbone (paper: none).
+TINY_SCHEDULE = (12, 2)
+MINI_SCHEDULE = (8, 4)
+#: Regression-only warm-up steps of the INR per window, before the joint steps (paper: none).
 #: ``mini``'s INR needs a few hundred steps to fit a clip, and they cost little without the UNet.
-WARMUP_STEPS = {MINI: 300}
+WARMUP_STEPS = {MINI: 100}
+#: Frames that neighbouring diffusion windows share (and blend), per backbone.
+OVERLAP = {TINY: 0, MINI: 2}
+PAPER_OVERLAP = 4
 
 
 def default_schedule(name: str) -> tuple[int, int]:
-    """(steps, inference_steps) the codec uses for backbone ``name`` when the options leave them unset."""
+    """(steps per window, inference_steps) for backbone ``name`` when the options leave them unset."""
     return {TINY: TINY_SCHEDULE, MINI: MINI_SCHEDULE}.get(name, PAPER_SCHEDULE)
 
 
 def default_warmup(name: str) -> int:
-    """INR warm-up steps the codec uses for backbone ``name`` when the option leaves them unset."""
+    """INR warm-up steps per window for backbone ``name`` when the option leaves them unset."""
     return WARMUP_STEPS.get(name, 0)
+
+
+def default_overlap(name: str) -> int:
+    """Frames shared by neighbouring windows for backbone ``name`` when the option leaves it unset."""
+    return OVERLAP.get(name, PAPER_OVERLAP)
 
 
 def mini_revision() -> str:

@@ -30,7 +30,8 @@ from codecbench import BitstreamError
 from codecbench_divinr.quant import MIN_SCALE, laplace_pmf
 
 MAGIC = b"DVIR"
-VERSION = 1
+#: 2: overlapping, blended windows with per-frame noise; steps per window; INR sized per clip.
+VERSION = 2
 PRECISION = 16
 #: The CDF of a tensor spans at most this many integers each side of zero; the rest is escaped.
 MAX_PEAK = 4096
@@ -125,7 +126,9 @@ def read(path: Path | str) -> Payload:
     try:
         version, hlen = struct.unpack_from("<BI", blob, 4)
         if version != VERSION:
-            raise BitstreamError(f"{path}: bitstream version {version}, this decoder reads {VERSION}")
+            raise BitstreamError(
+                f"{path}: bitstream version {version}, this decoder reads {VERSION} (re-encode the clip)"
+            )
         hdr = blob[9 : 9 + hlen]
         dlen, crc = struct.unpack_from("<II", blob, 9 + hlen)
         data = blob[17 + hlen :]

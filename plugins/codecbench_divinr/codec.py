@@ -1,6 +1,7 @@
 """The ``divinr`` codec plugin: encode = a Lightning fit of the INR on the clip, decode = diffusion sampling.
 
-Rate points are INR sizes, each with a rate weight λ (``name`` or ``name@lambda``), lowest first.
+Rate points are target bits per pixel, each with a rate weight λ (``name`` or ``name@lambda``),
+lowest first; the INR is sized to the clip for its rate point (:mod:`codecbench_divinr.ladder`).
 The backbone is a Stable Video Diffusion checkpoint (``backbone`` option: hub id or local folder,
 ``revision``); when its weights cannot be reached the codec falls back, loudly, to the small ``mini``
 prior that ships with the plugin and labels itself ``divinr[mini]``. Label, configuration and
@@ -39,6 +40,7 @@ from codecbench_divinr.backbone import (
     TINY,
     builtin_revision,
     builtin_shared,
+    default_overlap,
     default_schedule,
     default_warmup,
     label_tag,
@@ -48,44 +50,15 @@ from codecbench_divinr.backbone import (
     warn_fallback,
     weights_location,
 )
-from codecbench_divinr.config import DivInrConfig, InrSize
+from codecbench_divinr.config import DivInrConfig
 from codecbench_divinr.encoder import fit_clip, latent_hw
+from codecbench_divinr.fastconv import fast_temporal_convs
+from codecbench_divinr.ladder import LADDER, inr_for, parse_rate_point
 from codecbench_divinr.lora import lora_modules
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKBONE = "stabilityai/stable-video-diffusion-img2vid-xt"
-
-#: The default ladder: INR size and rate weight λ (per bit per pixel), lowest rate first.
-LADDER: dict[str, tuple[InrSize, float]] = {
-    "xs": (InrSize(freqs=6, stem=8, channels=(6, 6, 4, 4, 4)), 20.0),
-    "s": (InrSize(freqs=8, stem=16, channels=(8, 8, 6, 6, 4)), 10.0),
-    "m": (InrSize(freqs=8, stem=16, channels=(12, 10, 8, 6, 6)), 5.0),
-    "l": (InrSize(freqs=8, stem=16, channels=(12, 12, 8, 8, 6)), 2.0),
-}
-#: Larger INRs for HD sources (the upper half of the paper's 0.003-0.05 bpp range at 1080p); not defaults.
-EXTRA: dict[str, tuple[InrSize, float]] = {
-    "xl": (InrSize(freqs=8, stem=48, channels=(32, 24, 16, 12, 8)), 1.0),
-    "xxl": (InrSize(freqs=10, stem=64, channels=(64, 48, 32, 16, 8)), 0.5),
-}
-
-
-def parse_rate_point(rate_point: str) -> tuple[InrSize, float]:
-    """``"m"`` or ``"m@0.5"`` -> (INR size, λ)."""
-    name, _, lam = str(rate_point).partition("@")
-    known = {**LADDER, **EXTRA}
-    if name not in known:
-        raise CodecbenchError(
-            f"divinr: rate point {rate_point!r} must be one of {list(known)}, optionally @lambda (e.g. m@5)"
-        )
-    size, default = known[name]
-    try:
-        value = float(lam) if lam else default
-    except ValueError:
-        raise CodecbenchError(f"divinr: rate point {rate_point!r}: lambda {lam!r} is not a number") from None
-    if value < 0:
-        raise CodecbenchError(f"divinr: rate point {rate_point!r}: lambda must be >= 0")
-    return size, value
 
 
 def _device(choice: str) -> torch.device:
@@ -116,8 +89,10 @@ class DivInrCodec(Codec):
         "seed": Option(
             _CONFIG.seed, "seed of sampling noise, INR init (and tiny's random weights); in the header", int
         ),
-        "steps": Option(None, "joint optimisation steps of the encode (unset: 200; mini and tiny 24)", int),
-        "warmup_steps": Option(None, "INR-only steps before the joint ones (unset: mini 300, others 0)", int),
+        "steps": Option(None, "joint optimisation steps per window (unset: 200; mini 8, tiny 12)", int),
+        "warmup_steps": Option(
+            None, "INR-only steps per window before the joint ones (unset: mini 100, others 0)", int
+        ),
         "lr": Option(_CONFIG.lr, "Adam learning rate of the encode", float),
         "regression_weight": Option(
             _CONFIG.regression_weight, "weight of the INR-vs-VAE-latent regression loss", float
@@ -126,6 +101,9 @@ class DivInrCodec(Codec):
             None, "Euler sampling steps of the decoder, in the header (unset: 8; mini and tiny 2)", int
         ),
         "window": Option(0, "frames per diffusion window (0: the backbone's window)", int),
+        "overlap": Option(
+            None, "frames shared by neighbouring windows, blended (unset: 4; mini 2, tiny 0)", int
+        ),
         "adapters": Option(
             _CONFIG.adapters,
             "LoRA adapters: shared (decoder side, 0 bits) or per_video (coded)",
@@ -215,6 +193,11 @@ class DivInrCodec(Codec):
         w = self.options["warmup_steps"]
         return default_warmup(self.effective_backbone()) if w is None else int(w)
 
+    def overlap(self) -> int:
+        """Effective window overlap: the option, or the effective backbone's default when unset."""
+        o = self.options["overlap"]
+        return default_overlap(self.effective_backbone()) if o is None else int(o)
+
     def _label_for(self, backbone: str) -> str:
         """The label of results coded with ``backbone``: ``divinr[mini]``/``divinr[tiny]`` for the shipped ones."""
         tags = [label_tag(backbone)] if label_tag(backbone) else []
@@ -261,6 +244,7 @@ class DivInrCodec(Codec):
         out["effective_backbone"] = self.effective_backbone()
         out["steps"], out["inference_steps"] = self.schedule()
         out["warmup_steps"] = self.warmup_steps()
+        out["overlap"] = self.overlap()
         return out
 
     def requirements(self) -> list[Requirement]:
@@ -308,8 +292,9 @@ class DivInrCodec(Codec):
             raise UnsupportedInputError(f"divinr needs at least 16x16 pictures, got {fmt}")
 
     # ---- encode ------------------------------------------------------------------------------
-    def _config(self, rate_point: str, fps: float) -> DivInrConfig:
-        size, lam = parse_rate_point(rate_point)
+    def _config(self, rate_point: str, clip: Clip) -> DivInrConfig:
+        point = parse_rate_point(rate_point)
+        fmt = clip.format
         o = self.options
         steps, inference_steps = self.schedule()
         shared_sha = ""
@@ -323,18 +308,19 @@ class DivInrCodec(Codec):
             backbone=self.effective_backbone(),
             revision=builtin_revision(self.effective_backbone()) or o["revision"],
             seed=o["seed"],
-            inr=size,
-            lam=lam,
+            inr=inr_for(point, fmt.width, fmt.height, clip.frames),
+            lam=point.lam,
             steps=steps,
             warmup_steps=self.warmup_steps(),
             lr=o["lr"],
             regression_weight=o["regression_weight"],
             inference_steps=inference_steps,
             window=o["window"],
+            overlap=self.overlap(),
             adapters=o["adapters"],
             lora_rank=o["lora_rank"],
             lora_convs=o["lora_convs"],
-            fps=float(fps),
+            fps=float(clip.fps),
             shared_sha256=shared_sha,
             diffusion=o["diffusion"],
         )
@@ -343,7 +329,7 @@ class DivInrCodec(Codec):
         self.check_format(clip.format)
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        cfg = self._config(rate_point, clip.fps)
+        cfg = self._config(rate_point, clip)
         module = fit_clip(
             clip,
             cfg,
@@ -401,7 +387,9 @@ class DivInrCodec(Codec):
             torch.set_num_threads(1)
         try:
             if cfg.diffusion:
-                windows = generate(module, f["frames"], cfg.inference_steps, cfg.seed, cfg.window)
+                windows = generate(
+                    module, f["frames"], cfg.inference_steps, cfg.seed, cfg.window, cfg.overlap
+                )
             else:
                 windows = inr_frames(module, f["frames"], cfg.window)
             for rgb in windows:
@@ -416,10 +404,10 @@ class DivInrCodec(Codec):
 def inr_frames(module: Any, frames: int, window: int) -> Iterator[torch.Tensor]:
     """Ablation (a): the INR's latents VAE-decoded window by window, no diffusion (RGB in [0, 1])."""
     from codecbench_divinr.inr import frame_times
-    from codecbench_divinr.sampler import decode_latents, windows
+    from codecbench_divinr.sampler import chunks, decode_latents
 
     t = frame_times(frames, module.device)
-    for r in windows(frames, window):
+    for r in chunks(frames, window):
         yield decode_latents(module, module.inr(t[r.start : r.stop]).float() * module.scaling_factor)
 
 
@@ -514,4 +502,7 @@ def load_decoder(
     module.eval()
     if device is not None:
         module.to(device)
+    if module.device.type == "cpu":  # every CPU decode runs the same kernels, so bytes stay reproducible
+        fast_temporal_convs(module.unet)
+        fast_temporal_convs(module.vae)
     return module, payload

@@ -38,15 +38,18 @@ class DivInrConfig:
     seed: int = 0
     inr: InrSize = field(default_factory=InrSize)
     lam: float = 1e-3
+    #: Joint optimisation steps per diffusion window (the encode runs ``steps * windows``).
     steps: int = PAPER_SCHEDULE[0]
-    #: Steps before ``steps`` that fit the INR to the latents alone (regression and rate, no diffusion
-    #: term): a cheap warm start, so the joint steps begin from an INR that already fits the clip.
+    #: Steps per window before the joint ones that fit the INR to the latents alone (regression and
+    #: rate, no diffusion term): a cheap warm start, so the joint steps begin from a fitted INR.
     warmup_steps: int = 0
     lr: float = 5e-3
     regression_weight: float = 1.0
     inference_steps: int = PAPER_SCHEDULE[1]
     #: Frames per diffusion window; 0 (until an encode resolves it) means the backbone's window.
     window: int = 8
+    #: Frames shared by neighbouring windows: sampled from the same noise, blended linearly.
+    overlap: int = 0
     adapters: str = "shared"
     lora_rank: int = 4
     lora_convs: bool = False
@@ -73,8 +76,14 @@ class DivInrConfig:
             self.inr = InrSize(**self.inr)
         if self.adapters not in ("shared", "per_video"):
             raise CodecbenchError(f"divinr: adapters must be 'shared' or 'per_video', got {self.adapters!r}")
-        if self.window < 0 or self.inference_steps < 1 or self.steps < 0 or self.warmup_steps < 0:
-            raise CodecbenchError("divinr: inference_steps must be >= 1, window, steps and warmup_steps >= 0")
+        if min(self.window, self.steps, self.warmup_steps, self.overlap) < 0 or self.inference_steps < 1:
+            raise CodecbenchError(
+                "divinr: inference_steps must be >= 1, window, overlap, steps and warmup_steps >= 0"
+            )
+        if self.window and self.overlap >= self.window:
+            raise CodecbenchError(
+                f"divinr: overlap {self.overlap} must be smaller than the window {self.window}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

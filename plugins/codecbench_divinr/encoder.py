@@ -26,7 +26,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch.utils.data import DataLoader, Dataset
 
-from codecbench import Clip, Progress, yuv_to_rgb
+from codecbench import Clip, CodecbenchError, Progress, yuv_to_rgb
 from codecbench_divinr.config import DivInrConfig
 from codecbench_divinr.fastconv import fast_temporal_convs
 from codecbench_divinr.inr import frame_times
@@ -87,12 +87,13 @@ def clip_latents(module: DivInrModule, clip: Clip) -> torch.Tensor:
 
 
 class WindowData(Dataset):
-    """``steps`` items cycling over the clip's windows: their target latents and frame times."""
+    """``steps`` items per window, cycling over the clip's windows: their target latents and frame times."""
 
-    def __init__(self, latents: torch.Tensor, window: int, steps: int) -> None:
-        self.latents, self.steps = latents, steps
+    def __init__(self, latents: torch.Tensor, window: int, steps: int, overlap: int = 0) -> None:
+        self.latents = latents
         self.times = frame_times(latents.shape[0])
-        self.ranges = windows(latents.shape[0], window)
+        self.ranges = windows(latents.shape[0], window, overlap)
+        self.steps = steps * len(self.ranges)
 
     def __len__(self) -> int:
         return max(self.steps, 1)
@@ -188,6 +189,8 @@ def fit_clip(
         cfg, latent_hw(fmt.width, fmt.height), fmt.pixels * clip.frames, "encode", shared, fallback
     )
     cfg.window = window or module.unet.config.num_frames
+    if clip.frames > cfg.window and cfg.overlap >= cfg.window:
+        raise CodecbenchError(f"divinr: overlap {cfg.overlap} must be smaller than the window {cfg.window}")
     if device.type == "cpu":  # same function, oneDNN's 2D kernels: PyTorch's CPU Conv3d backward is slow
         fast_temporal_convs(module.unet)
     if chunk is not None:
@@ -244,7 +247,9 @@ def _fit(
         for old in ckdir.glob("*.ckpt"):
             old.unlink()
         stamp.write_text(identity)
-    total = cfg.warmup_steps + cfg.steps
+    n_windows = len(windows(clip.frames, cfg.window, cfg.overlap))
+    total = (cfg.warmup_steps + cfg.steps) * n_windows
+    module.warmup_total = cfg.warmup_steps * n_windows
     if total > 0:
         with quiet_lightning():
             L.seed_everything(cfg.seed, verbose=False)
@@ -274,5 +279,9 @@ def _fit(
                     *callbacks,
                 ],
             )
-            data = DataLoader(WindowData(latents, cfg.window, total), batch_size=1, shuffle=False)
+            data = DataLoader(
+                WindowData(latents, cfg.window, cfg.warmup_steps + cfg.steps, cfg.overlap),
+                batch_size=1,
+                shuffle=False,
+            )
             trainer.fit(module, data, ckpt_path=str(resume) if resume else None)

@@ -1,4 +1,4 @@
-"""Training-speed helper: SVD's temporal ``Conv3d`` layers run as 2D convolutions on CPU."""
+"""CPU speed helper: SVD's temporal ``Conv3d`` layers run as 2D convolutions (training, encode, decode)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ def _temporal_conv(self: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
 def fast_temporal_convs(model: torch.nn.Module) -> int:
     """Run ``model``'s (k, 1, 1) ``Conv3d`` layers (SVD's temporal convolutions) as ``conv2d`` over
     (T, H*W): the same function and parameters, but oneDNN's fast 2D kernels instead of PyTorch's
-    slow 3D CPU path, whose backward took most of a training step. For training only (the codec
-    runs the stock modules). Returns how many layers were switched."""
+    slow 3D CPU path, whose backward took most of a training step (and a third of a VAE decode).
+    On a CPU the codec's encode and decode both use it, so every CPU decode runs the same kernels.
+    Returns how many layers were switched."""
     n = 0
     for m in model.modules():
         if (

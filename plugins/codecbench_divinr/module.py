@@ -137,6 +137,15 @@ class DivInrModule(LightningModule):
         return folder
 
     # ---- science -----------------------------------------------------------------------------
+    @property
+    def warmup_total(self) -> int:
+        """INR-only steps of an encode: ``warmup_steps`` per window, set by the encoder (else one window)."""
+        return getattr(self, "_warmup_total", self.config.warmup_steps)
+
+    @warmup_total.setter
+    def warmup_total(self, value: int) -> None:
+        self._warmup_total = int(value)
+
     def added_time_ids(self, batch: int) -> torch.Tensor:
         """SVD's micro-conditioning: (fps - 1, motion bucket, noise augmentation strength).
 
@@ -174,7 +183,7 @@ class DivInrModule(LightningModule):
             frames = batch["frames"]
             lat = self.encode_frames(frames.flatten(0, 1)).view(*frames.shape[:2], -1, *self.inr.latent_hw)
         cond = self.conditioning(batch["t"])
-        warm = self.mode == "encode" and self.global_step < self.config.warmup_steps  # INR warm start
+        warm = self.mode == "encode" and self.global_step < self.warmup_total  # INR warm start
         diffusion = (
             self.diffusion_loss(lat * self.scaling_factor, cond)
             if self.config.diffusion and not warm

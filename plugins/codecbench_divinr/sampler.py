@@ -1,10 +1,13 @@
 """Seeded, deterministic sampling of the INR-conditioned video diffusion model, window by window.
 
 The INR spans the whole clip (times 0..1), so every window is conditioned on the same continuous
-representation; windows are the backbone's frame window, coded back to back without overlap
-(the last one shorter). Window ``k`` starts from Gaussian noise drawn by a CPU generator seeded
-with ``seed + k``; the Euler sampler (no churn) is then deterministic, so one bitstream decodes to
-the same frames, bit for bit, on the same machine and software.
+representation. Windows are the backbone's frame window; consecutive windows overlap by at least
+``overlap`` frames and are spread evenly over the clip, so every window is full length (no
+one-frame tail). Each frame's starting noise is drawn by a CPU generator seeded with the clip's
+seed and the frame's index, so the windows that share a frame start it from the same noise; their
+sampled latents are blended with linear ramps across the overlap before the VAE decodes them.
+The Euler sampler (no churn) is deterministic, so one bitstream decodes to the same frames, bit for
+bit, on the same machine and software.
 
 Memory and precision:
 
@@ -23,6 +26,7 @@ Memory and precision:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 from collections.abc import Iterable, Iterator
 
@@ -43,9 +47,55 @@ VAE_PEAK_ACTIVATIONS = 12
 HEADROOM_GB = 2.0
 
 
-def windows(frames: int, size: int) -> list[range]:
-    """Consecutive, non-overlapping frame ranges of at most ``size`` frames covering ``frames``."""
+def windows(frames: int, size: int, overlap: int = 0) -> list[range]:
+    """The diffusion windows of a ``frames``-frame clip: ranges of ``size`` frames (all of them when
+    the clip is shorter), the fewest that cover the clip with at least ``overlap`` frames shared by
+    neighbours, their starts spread evenly (the first at 0, the last ending at the clip's end)."""
+    if frames < 1 or size < 1:
+        raise ValueError(f"windows of {size} frames over {frames} frames")
+    if frames <= size:
+        return [range(frames)]
+    if not 0 <= overlap < size:
+        raise ValueError(f"overlap {overlap} must be in 0..{size - 1} for windows of {size} frames")
+    n = math.ceil((frames - overlap) / (size - overlap))
+    return [range(s, s + size) for s in (round(k * (frames - size) / (n - 1)) for k in range(n))]
+
+
+def chunks(frames: int, size: int) -> list[range]:
+    """Consecutive, non-overlapping ranges of at most ``size`` frames covering ``frames`` (the last shorter)."""
     return [range(s, min(s + size, frames)) for s in range(0, frames, size)]
+
+
+def blend_weights(ranges: list[range], k: int) -> torch.Tensor:
+    """Weights (T,) of window ``k``'s frames in the blend: 1, ramping linearly across its overlaps
+    with the previous and next windows so that two windows' weights on a shared frame sum to 1."""
+    r = ranges[k]
+    w = torch.ones(len(r))
+    if k > 0 and ranges[k - 1].stop > r.start:
+        a, b = r.start, ranges[k - 1].stop
+        w[: b - a] = torch.arange(1, b - a + 1) / (b - a + 1)
+    if k + 1 < len(ranges) and ranges[k + 1].start < r.stop:
+        a, b = ranges[k + 1].start, r.stop
+        w[a - r.start :] = torch.minimum(w[a - r.start :], torch.arange(b - a, 0, -1) / (b - a + 1))
+    return w
+
+
+def segments(ranges: list[range], frames: int) -> list[range]:
+    """What the decoder VAE-decodes at a time: each window's frames that no later window touches."""
+    return [
+        range(r.start, ranges[k + 1].start if k + 1 < len(ranges) else frames) for k, r in enumerate(ranges)
+    ]
+
+
+def frame_noise(seed: int, frames: range, shape: tuple[int, ...]) -> torch.Tensor:
+    """Standard Gaussian noise (T, *shape) for the clip's ``frames``: frame ``i`` always gets the same
+    draw for one ``seed``, whichever window asks, from a CPU generator (any device, same noise)."""
+    out = []
+    for i in frames:
+        key = hashlib.sha256(f"{int(seed)}:{int(i)}".encode()).digest()[:4]  # torch seeds use 32 bits
+        gen = torch.Generator("cpu").manual_seed(int.from_bytes(key, "little"))
+        out.append(torch.randn(shape, generator=gen, dtype=torch.float32))
+    return torch.stack(out)
 
 
 # ---- precision --------------------------------------------------------------------------------
@@ -131,19 +181,20 @@ def sample_window(
     steps: int,
     seed: int,
     keep: Iterable[int] = (),
+    frames: range | None = None,
 ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
     """Sample latents (T, C, h, w) for one window from conditioning ``cond`` (T, C, h, w).
 
-    Also returns the predicted clean latents x0 at the denoising steps listed in ``keep``
+    The window's starting noise is :func:`frame_noise` of ``seed`` for the clip's ``frames``
+    (default: frames 0..T-1). Also returns the predicted clean latents x0 at the denoising steps listed in ``keep``
     (0-based), for the semantic-to-visual analysis. The UNet runs under autocast when its frozen
     weights are in half precision; the sampler's state stays float32.
     """
     keep = set(keep)
     sched = EulerDiscreteScheduler.from_config(module.scheduler.config)
     sched.set_timesteps(steps, device="cpu")
-    gen = torch.Generator("cpu").manual_seed(int(seed))
-    shape = (1, *cond.shape)
-    x = torch.randn(shape, generator=gen, dtype=torch.float32) * sched.init_noise_sigma
+    frames = range(cond.shape[0]) if frames is None else frames
+    x = frame_noise(seed, frames, tuple(cond.shape[1:]))[None] * sched.init_noise_sigma
     x = x.to(module.device)
     cond = cond[None].to(module.device, x.dtype)
     ctx = module.context.expand(1, -1, -1).to(x.dtype)
@@ -179,9 +230,13 @@ def decode_latents(module: DivInrModule, latents: torch.Tensor, chunk: int | Non
 
 
 @torch.no_grad()
-def generate(module: DivInrModule, frames: int, steps: int, seed: int, window: int) -> Iterator[torch.Tensor]:
-    """Yield decoded RGB windows (T, 3, H', W') for a ``frames``-frame clip.
+def generate(
+    module: DivInrModule, frames: int, steps: int, seed: int, window: int, overlap: int = 0
+) -> Iterator[torch.Tensor]:
+    """Yield decoded RGB frames (T, 3, H', W') of a ``frames``-frame clip, a segment at a time.
 
+    Windows (:func:`windows`) are sampled in order; their latents are blended over the overlaps
+    (:func:`blend_weights`), and the frames no later window touches are VAE-decoded and yielded.
     On a GPU the module's frozen backbone is cast to half precision in place (and left so: the
     decoder's module is its own); on a CPU nothing changes.
     """
@@ -189,7 +244,20 @@ def generate(module: DivInrModule, frames: int, steps: int, seed: int, window: i
 
     cast_frozen(module, half_dtype(module.device))
     t = frame_times(frames, module.device)
-    for k, r in enumerate(windows(frames, window)):
+    ranges = windows(frames, window, overlap)
+    done, num, den = 0, None, None  # blended sums of the frames done..(last window's stop)
+    for k, r in enumerate(ranges):
         cond = module.inr(t[r.start : r.stop]).float()
-        lat, _ = sample_window(module, cond, steps, seed + k)
-        yield decode_latents(module, lat)
+        lat, _ = sample_window(module, cond, steps, seed, frames=r)
+        w = blend_weights(ranges, k).view(-1, 1, 1, 1)
+        if num is None:
+            num, den = torch.zeros((0, *lat.shape[1:])), torch.zeros((0, 1, 1, 1))
+        grow = r.stop - done - num.shape[0]
+        if grow > 0:
+            num = torch.cat([num, num.new_zeros((grow, *num.shape[1:]))])
+            den = torch.cat([den, den.new_zeros((grow, 1, 1, 1))])
+        num[r.start - done :] += w * lat
+        den[r.start - done :] += w
+        final = segments(ranges, frames)[k].stop
+        yield decode_latents(module, num[: final - done] / den[: final - done])
+        num, den, done = num[final - done :], den[final - done :], final
