@@ -175,7 +175,9 @@ class DivInrModule(LightningModule):
 
     def rate_bits(self) -> torch.Tensor:
         """Estimated bits of everything coded per video (quantised INR and per-video LoRA)."""
-        return quant.rate_bits(self)
+        if getattr(self, "_coded", None) is None:  # fixed once built: found once, not every step
+            self._coded = list(quant.quantised_tensors(self))
+        return quant.rate_bits(self, self._coded)
 
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         lat = batch.get("latents")

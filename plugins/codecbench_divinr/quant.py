@@ -102,10 +102,14 @@ def laplace_bits(ints: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return -torch.log2(mass).sum()
 
 
-def rate_bits(module: nn.Module) -> torch.Tensor:
-    """Differentiable estimate of the coded size, in bits, of every quantised tensor of ``module``."""
+def rate_bits(module: nn.Module, slots: list[tuple[str, nn.Module, str]] | None = None) -> torch.Tensor:
+    """Differentiable estimate of the coded size, in bits, of every quantised tensor of ``module``.
+
+    ``slots`` is :func:`quantised_tensors` of ``module`` when the caller keeps it (walking a
+    UNet's module tree on every training step cost more than the INR's own forward pass).
+    """
     total = torch.zeros(())
-    for _, m, pname in quantised_tensors(module):
+    for _, m, pname in quantised_tensors(module) if slots is None else slots:
         w, q = raw_and_quantizer(m, pname)
         ints = q.soft_ints(w)
         total = total.to(ints.device) + laplace_bits(ints, laplace_scale(ints.detach()))
