@@ -106,6 +106,7 @@ def bench_tiny(a: argparse.Namespace) -> dict:
 def bench_full(a: argparse.Namespace) -> dict:
     import resource
 
+    from codecbench_divinr import checkpointing
     from codecbench_divinr.config import DivInrConfig
     from codecbench_divinr.encoder import latent_hw
     from codecbench_divinr.fullsize import NAME, REVISION, full_size_backbone, install
@@ -142,9 +143,9 @@ def bench_full(a: argparse.Namespace) -> dict:
         module = DivInrModule(cfg, (h, w), a.width * a.height * a.frames, "encode")
     cast_frozen(module, dtype)
     module.to(dev)
-    checkpointing = a.checkpointing == "on" or (a.checkpointing == "auto" and gpu)
-    if checkpointing:
-        module.unet.enable_gradient_checkpointing()
+    checkpointed = a.checkpointing == "on" or (a.checkpointing == "auto" and gpu)
+    if checkpointed:
+        checkpointing.enable(module.unet)
     if a.decode_chunk is not None:
         module.config.decode_chunk = a.decode_chunk
     else:
@@ -156,7 +157,7 @@ def bench_full(a: argparse.Namespace) -> dict:
         "latent": f"{h}x{w}",
         "device": str(dev),
         "frozen_dtype": str(dtype),
-        "gradient_checkpointing": checkpointing,
+        "gradient_checkpointing": checkpointed,
         "decode_chunk": module.config.decode_chunk,
         "memory_gb_budget": a.memory_gb if a.decode_chunk is None else None,
         "build_s": round(time.perf_counter() - t0, 1),

@@ -3,13 +3,14 @@ decode_chunk, gradient checkpointing, and the half-precision path a GPU takes.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-from codecbench_divinr import bitstream
+from codecbench_divinr import bitstream, checkpointing
 from codecbench_divinr.backbone import tiny_backbone
 from codecbench_divinr.config import DivInrConfig
 from codecbench_divinr.encoder import fit_clip
@@ -147,8 +148,9 @@ def test_checkpointing_gives_the_same_loss_and_gradients(module: DivInrModule) -
     try:
         for on in (False, True):
             if on:
-                module.unet.enable_gradient_checkpointing()
+                assert checkpointing.enable(module.unet) > 0  # the spatio-temporal transformers too
             assert module.unet.is_gradient_checkpointing is on
+            assert (checkpointing.wrapped(module.unet) > 0) is on
             module.zero_grad()
             calls.clear()
             torch.manual_seed(3)
@@ -157,7 +159,7 @@ def test_checkpointing_gives_the_same_loss_and_gradients(module: DivInrModule) -
             results.append((loss.detach(), {n: p.grad.clone() for n, p in trained.items()}, len(calls)))
     finally:
         hook.remove()
-        module.unet.disable_gradient_checkpointing()
+        checkpointing.disable(module.unet)
         module.zero_grad()
     (l0, g0, n0), (l1, g1, n1) = results
     assert n0 == 1 and n1 == 2
@@ -166,6 +168,36 @@ def test_checkpointing_gives_the_same_loss_and_gradients(module: DivInrModule) -
         assert any(g.abs().sum() > 0 for n, g in g0.items() if part in n), part
     for n, g in g0.items():
         torch.testing.assert_close(g1[n], g, rtol=1e-5, atol=1e-8, msg=n)
+
+
+def test_temporal_blocks_are_checkpointed_too(module: DivInrModule) -> None:
+    """diffusers' checkpointing leaves the temporal transformer blocks out; the codec's keeps less."""
+    gen = torch.Generator().manual_seed(1)
+    batch = {"latents": torch.randn(1, 4, 4, 8, 8, generator=gen), "t": torch.linspace(0, 1, 4)[None]}
+
+    def kept(setup: Callable[[], object]) -> int:
+        """Bytes saved for the backward pass outside any checkpoint."""
+        total = [0]
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            total[0] += t.numel() * t.element_size()
+            return t
+
+        setup()
+        try:
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                torch.manual_seed(3)
+                module.losses(batch)["loss"].backward()
+        finally:
+            checkpointing.disable(module.unet)
+            module.zero_grad()
+        return total[0]
+
+    off = kept(lambda: None)
+    diffusers_only = kept(module.unet.enable_gradient_checkpointing)
+    ours = kept(lambda: checkpointing.enable(module.unet))
+    assert ours < diffusers_only < off, (ours, diffusers_only, off)
+    assert checkpointing.wrapped(module.unet) == 0 and not module.unet.is_gradient_checkpointing
 
 
 def test_half_precision_encode_path_on_cpu(tmp_path: Path) -> None:

@@ -930,7 +930,7 @@ def test_published_results_reverify() -> None:
     assert published >= {
         ("vvc", "hevc", "natural"),
         ("av1", "hevc", "natural"),
-        ("divinr[tiny]", "hevc", "natural"),
+        ("divinr[mini]", "hevc", "natural"),
         ("vvc[ra]", "hevc[ra]", "natural"),
     }
     for s in subs:  # every frame of every sequence of the embedded natural dataset

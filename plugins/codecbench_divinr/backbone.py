@@ -87,7 +87,7 @@ TINY_VAE = dict(
 #: ``mini`` get values that keep a CPU run of the embedded clips to minutes.
 PAPER_SCHEDULE = (200, 8)
 TINY_SCHEDULE = (12, 2)
-MINI_SCHEDULE = (8, 4)
+MINI_SCHEDULE = (6, 3)
 #: Regression-only warm-up steps of the INR per window, before the joint steps (paper: none).
 #: ``mini``'s INR needs a few hundred steps to fit a clip, and they cost little without the UNet.
 WARMUP_STEPS = {MINI: 100}

@@ -89,7 +89,7 @@ class DivInrCodec(Codec):
         "seed": Option(
             _CONFIG.seed, "seed of sampling noise, INR init (and tiny's random weights); in the header", int
         ),
-        "steps": Option(None, "joint optimisation steps per window (unset: 200; mini 8, tiny 12)", int),
+        "steps": Option(None, "joint optimisation steps per window (unset: 200; mini 6, tiny 12)", int),
         "warmup_steps": Option(
             None, "INR-only steps per window before the joint ones (unset: mini 100, others 0)", int
         ),
@@ -98,7 +98,7 @@ class DivInrCodec(Codec):
             _CONFIG.regression_weight, "weight of the INR-vs-VAE-latent regression loss", float
         ),
         "inference_steps": Option(
-            None, "Euler sampling steps of the decoder, in the header (unset: 8; mini and tiny 2)", int
+            None, "Euler sampling steps of the decoder, in the header (unset: 8; mini 3, tiny 2)", int
         ),
         "window": Option(0, "frames per diffusion window (0: the backbone's window)", int),
         "overlap": Option(

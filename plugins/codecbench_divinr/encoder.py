@@ -5,8 +5,9 @@ steps; an encode that finds a checkpoint of the same configuration there resumes
 
 Memory: on a GPU the frozen backbone is cast to the Trainer's half precision (bf16-mixed: bfloat16,
 16-mixed: float16; 32-true keeps float32) before it moves there, the trained INR and LoRA keep
-float32 masters, and the UNet runs with gradient checkpointing (option ``gradient_checkpointing``:
-auto = on GPU, on, off). The returned module is on the CPU with the original float32 weights.
+float32 masters, and the UNet runs with gradient checkpointing, its temporal transformer blocks
+included (:mod:`codecbench_divinr.checkpointing`; option ``gradient_checkpointing``: auto = on GPU,
+on, off). The returned module is on the CPU with the original float32 weights.
 The encode also settles the header's ``decode_chunk`` (from the ``memory_gb`` budget unless given).
 """
 
@@ -27,6 +28,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch.utils.data import DataLoader, Dataset
 
 from codecbench import Clip, CodecbenchError, Progress, yuv_to_rgb
+from codecbench_divinr import checkpointing
 from codecbench_divinr.config import DivInrConfig
 from codecbench_divinr.fastconv import fast_temporal_convs
 from codecbench_divinr.inr import frame_times
@@ -180,9 +182,9 @@ def fit_clip(
     precision = extra.pop("precision", "auto")
     if precision == "auto":
         precision = "bf16-mixed" if gpu else "32-true"
-    checkpointing = extra.pop("gradient_checkpointing", "auto")
-    if checkpointing not in ("auto", "on", "off"):
-        raise ValueError(f"gradient_checkpointing must be auto, on or off, not {checkpointing!r}")
+    ckpt_mode = extra.pop("gradient_checkpointing", "auto")
+    if ckpt_mode not in ("auto", "on", "off"):
+        raise ValueError(f"gradient_checkpointing must be auto, on or off, not {ckpt_mode!r}")
     chunk, memory_gb = extra.pop("decode_chunk", None), extra.pop("memory_gb", None)
     fmt = clip.format
     module = DivInrModule(
@@ -203,9 +205,9 @@ def fit_clip(
     # on a CPU), cast before they move; their float32 originals wait on the CPU.
     half = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(str(precision), torch.float32)
     originals = cast_frozen(module, half)
-    checkpointed = checkpointing == "on" or (checkpointing == "auto" and gpu)
+    checkpointed = ckpt_mode == "on" or (ckpt_mode == "auto" and gpu)
     if checkpointed:
-        module.unet.enable_gradient_checkpointing()
+        checkpointing.enable(module.unet)
     try:
         module.to(device)
         _fit(
@@ -215,7 +217,7 @@ def fit_clip(
         module.cpu()
         restore_frozen(originals)
         if checkpointed:
-            module.unet.disable_gradient_checkpointing()
+            checkpointing.disable(module.unet)
     return module.eval()
 
 
