@@ -15,7 +15,9 @@ Nothing here needs the SVD weights or a GPU: the SVD-XT UNet and VAE (``fullsize
 * The GPU path of the codec is mimicked: frozen weights in bfloat16, CUDA autocast's bf16-mixed
   policy (group and layer norms in float32, convolutions, linears and attention in bfloat16),
   attention through the flash-attention kernel (O(N) saved memory, as on an H100/H200), the INR
-  in float32, diffusers' own gradient checkpointing.
+  in float32, and the codec's gradient checkpointing (``codecbench_divinr.checkpointing.enable``:
+  diffusers' checkpointing plus every spatio-temporal transformer checkpointed whole, so nested
+  checkpoints; run for real, not modelled). diffusers-only checkpointing and none are variants.
 
 Time is FLOPs / (peak TFLOP/s x MFU): an assumption, printed with the figures.
 
@@ -40,6 +42,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from codecbench_divinr import checkpointing as codec_ckpt
 from codecbench_divinr import lora
 from codecbench_divinr.backbone import TINY_UNET, TINY_VAE
 from codecbench_divinr.config import InrSize
@@ -49,7 +52,6 @@ from codecbench_divinr.inr import NervInr, frame_times
 from codecbench_divinr.module import P_MEAN, P_STD, edm_denoise
 from codecbench_divinr.sampler import HEADROOM_GB, VAE_PEAK_ACTIVATIONS, decode_chunk_for
 from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
-from diffusers.models.attention import TemporalBasicTransformerBlock
 from diffusers.utils import logging as diffusers_logging
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -64,6 +66,9 @@ PEAK_TFLOPS = {"h200": 989.0, "h100": 989.0, "a100": 312.0}
 VAE_ENCODE_FRAMES = 8
 #: (UNet, VAE) configurations: SVD-XT (the estimate) and the plugin's tiny one (quick checks, tests).
 BACKBONES = {"svd-xt": (SVD_XT_UNET, SVD_VAE), "tiny": (TINY_UNET, TINY_VAE)}
+#: Checkpointing of an encode step: the codec's (diffusers' + whole spatio-temporal transformers,
+#: ``codecbench_divinr.checkpointing.enable``), diffusers' ``enable_gradient_checkpointing`` only, none.
+CHECKPOINTING = ("codec", "diffusers", "off")
 
 
 # ---- windows -----------------------------------------------------------------------------------
@@ -268,30 +273,76 @@ def storage_ids(*models: nn.Module) -> set[int]:
     return {id(p.untyped_storage()) for m in models for p in m.parameters()}
 
 
-class CheckpointUnits:
-    """A ``gradient_checkpointing_func`` that does not checkpoint but measures what checkpointing would.
+class Unit:
+    """A checkpointed call as :class:`CheckpointUnits` sees it: what it saves for backward itself (not
+    inside nested units), the inputs of the units nested in it (which their checkpoints keep), those units.
+    """
 
-    diffusers passes it each module it would checkpoint (in SVD's UNet: every ``SpatioTemporalResBlock``
-    and every spatial ``BasicTransformerBlock``). Per call it records the saved-for-backward bytes of
-    that unit and keeps its input tensors (what ``torch.utils.checkpoint`` keeps to recompute it).
+    def __init__(self, name: str, exclude: set[int]) -> None:
+        self.name = name
+        self.saved = SavedBytes(exclude)
+        self.child_inputs: dict[int, tuple[torch.UntypedStorage, int]] = {}  # held: ids stay unique
+        self.children: list[Unit] = []
+
+    def walk(self) -> Iterator[Unit]:
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+
+class CheckpointUnits:
+    """A checkpoint function that does not checkpoint but records what checkpointing would keep.
+
+    It stands in for diffusers' ``gradient_checkpointing_func`` (each ``SpatioTemporalResBlock`` and
+    spatial ``BasicTransformerBlock`` of SVD's UNet) and, through :meth:`checkpoint`, for
+    ``torch.utils.checkpoint.checkpoint`` in ``codecbench_divinr.checkpointing`` (each whole
+    ``TransformerSpatioTemporalModel``, which contains diffusers' spatial-block checkpoints: nesting).
+    Calls build a tree of :class:`Unit` under :attr:`root` (the step outside any checkpoint); each
+    unit's saved tensors are collected by its own ``saved_tensors_hooks`` (the innermost hooks win, so
+    a nested unit's saves are its own, not its parent's).
     """
 
     def __init__(self, exclude: set[int]) -> None:
         self.exclude = exclude
-        self.units: list[tuple[str, int]] = []
-        self.inputs: dict[int, tuple[torch.UntypedStorage, int]] = {}
+        self.root = Unit("outside", exclude)
+        self._stack = [self.root]
 
-    def __call__(self, module: nn.Module, *args: Any) -> Any:
-        for a in args:
+    def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        parent = self._stack[-1]
+        for a in (*args, *kwargs.values()):
             if isinstance(a, torch.Tensor):
                 st = a.untyped_storage()
                 if id(st) not in self.exclude:
-                    self.inputs[id(st)] = (st, st.nbytes())
-        inner = SavedBytes(self.exclude)
-        with inner.hooks():
-            out = module(*args)
-        self.units.append((type(module).__name__, inner.nbytes))
-        return out
+                    parent.child_inputs[id(st)] = (st, st.nbytes())
+        unit = Unit(type(getattr(fn, "__self__", fn)).__name__, self.exclude)
+        parent.children.append(unit)
+        self._stack.append(unit)
+        try:
+            with unit.saved.hooks():
+                return fn(*args, **kwargs)
+        finally:
+            self._stack.pop()
+
+    def checkpoint(
+        self, fn: Callable[..., Any], *args: Any, use_reentrant: bool | None = None, **kwargs: Any
+    ) -> Any:
+        """``torch.utils.checkpoint.checkpoint``'s signature."""
+        return self(fn, *args, **kwargs)
+
+    def model_peak(self, unit: Unit | None = None, above: dict[int, int] | None = None) -> int:
+        """The first-order peak of a checkpointed backward, nested checkpoints included.
+
+        While a unit's backward runs, alive are: what every enclosing level keeps (its own saves and
+        the inputs of the units nested in it) + this unit's own saves (recomputed) + the inputs of its
+        nested units; then, one nested unit at a time, the same one level down. Peak = the largest such
+        sum along any path from the root; storages counted once along a path.
+        """
+        unit = unit or self.root
+        here = {
+            **(above or {}),
+            **{k: n for k, (_, n) in (*unit.saved.storages.items(), *unit.child_inputs.items())},
+        }
+        return max([sum(here.values())] + [self.model_peak(c, here) for c in unit.children])
 
 
 # ---- the pieces of an encode and a decode --------------------------------------------------------
@@ -300,33 +351,53 @@ def _fps_ids(device: torch.device) -> torch.Tensor:
     return torch.tensor([[23.0, 127.0, 0.0]], device=device)
 
 
+@contextlib.contextmanager
+def checkpointing_mode(unet: nn.Module, mode: str, probe: CheckpointUnits | None = None) -> Iterator[None]:
+    """Checkpointing of ``unet`` as in :data:`CHECKPOINTING`, undone on exit.
+
+    With a ``probe``, its checkpoint functions stand in for torch's (nothing is recomputed, the probe
+    records what would be kept): diffusers' ``gradient_checkpointing_func`` and the ``checkpoint``
+    that ``codecbench_divinr.checkpointing`` wraps each spatio-temporal transformer in.
+    """
+    if mode not in CHECKPOINTING:
+        raise ValueError(f"checkpointing must be one of {CHECKPOINTING}, not {mode!r}")
+    torch_checkpoint = codec_ckpt.checkpoint
+    if mode == "codec":
+        codec_ckpt.enable(unet)
+    elif mode == "diffusers":
+        unet.enable_gradient_checkpointing()
+    if probe is not None and mode != "off":
+        unet.enable_gradient_checkpointing(probe)
+        codec_ckpt.checkpoint = probe.checkpoint
+    try:
+        yield
+    finally:
+        codec_ckpt.checkpoint = torch_checkpoint
+        codec_ckpt.disable(unet)
+
+
 def encode_step(
     unet: nn.Module,
     inr: nn.Module,
     frames: int,
     hw: tuple[int, int],
-    checkpointing: str | CheckpointUnits = "off",
+    checkpointing: str = "off",
     saved: SavedBytes | None = None,
     on_forward_done: Callable[[], None] | None = None,
+    probe: CheckpointUnits | None = None,
 ) -> None:
     """One optimisation step of the encode on a window of ``frames`` latents (loss and backward).
 
     As ``DivInrModule.losses``: INR(t) conditions SVD's preconditioned denoiser (``edm_denoise``) on
     noised latents at sigma ~ logN(P_MEAN, P_STD); EDM-weighted MSE + regression of INR(t) on the
     latents; backward into the INR (and LoRA when it trains). The optimiser's update is not run.
-    ``checkpointing``: "off", "on" (diffusers' ``enable_gradient_checkpointing``: torch.utils.checkpoint,
-    non-reentrant) or a :class:`CheckpointUnits` probe.
+    ``checkpointing``: one of :data:`CHECKPOINTING` (torch.utils.checkpoint, non-reentrant, as in the
+    codec), with ``probe`` a :class:`CheckpointUnits` that records instead of checkpointing.
     """
     p = next(inr.parameters())
     dev = p.device
     h, w = hw
-    if checkpointing == "off":
-        unet.disable_gradient_checkpointing()
-    elif checkpointing == "on":
-        unet.enable_gradient_checkpointing()
-    else:
-        unet.enable_gradient_checkpointing(checkpointing)
-    try:
+    with checkpointing_mode(unet, checkpointing, probe):
         lat = torch.randn(1, frames, unet.config.out_channels, h, w, device=dev)
         ctx = torch.zeros(1, 1, unet.config.cross_attention_dim, device=dev)
         with saved.hooks() if saved is not None else contextlib.nullcontext():
@@ -339,8 +410,6 @@ def encode_step(
         if on_forward_done is not None:
             on_forward_done()
         loss.backward()
-    finally:
-        unet.disable_gradient_checkpointing()
 
 
 def inr_only_step(inr: nn.Module, frames: int, hw: tuple[int, int]) -> None:
@@ -409,36 +478,15 @@ def peak_bytes(fn: Callable[..., None], *args: Any, **kwargs: Any) -> int:
     return live.peak
 
 
-@contextlib.contextmanager
-def checkpoint_temporal_blocks(unet: nn.Module) -> Iterator[int]:
-    """Also checkpoint the temporal transformer blocks, which diffusers leaves out (a what-if)."""
-    blocks = [m for m in unet.modules() if isinstance(m, TemporalBasicTransformerBlock)]
-
-    def wrap(orig: Callable[..., Any]) -> Callable[..., Any]:
-        def forward(*args: Any, **kwargs: Any) -> Any:
-            if not torch.is_grad_enabled():
-                return orig(*args, **kwargs)
-            return torch.utils.checkpoint.checkpoint(orig, *args, use_reentrant=False, **kwargs)
-
-        return forward
-
-    for m in blocks:
-        m.forward = wrap(m.forward)
-    try:
-        yield len(blocks)
-    finally:
-        for m in blocks:
-            del m.forward
-
-
 def step_costs(
     unet: nn.Module, inr: nn.Module, frames: int, hw: tuple[int, int], memory: bool = True
 ) -> dict[str, int]:
-    """FLOPs and memory of one encode step, without and with gradient checkpointing.
+    """FLOPs and memory of one encode step under each of :data:`CHECKPOINTING`.
 
-    Returns forward / backward FLOPs (no checkpointing), the FLOPs of a checkpointed step (forward,
-    recomputed forward of the checkpointed units, backward), the saved-for-backward bytes, the
-    simulated peaks of both, and the checkpointing model's parts (see :func:`checkpoint_model`).
+    Returns forward / backward FLOPs without checkpointing, the saved-for-backward bytes and the
+    simulated peak without it; per checkpointing mode ``m`` (codec, diffusers) the FLOPs of a step
+    (forward, recomputed forwards, backward: ``step_flops_m``), its simulated peak (``peak_bytes_m``)
+    and the checkpointing model's figures (``model_*_m``, :func:`checkpoint_model`).
     """
     out: dict[str, int] = {}
     counter = FlopCounterMode(display=False)
@@ -451,34 +499,32 @@ def step_costs(
     saved = SavedBytes(storage_ids(unet, inr))
     with LiveMemory() if memory else contextlib.nullcontext() as live:
         encode_step(unet, inr, frames, hw, "off", saved)
-    out.update(saved_bytes=saved.nbytes, peak_bytes_no_ckpt=live.peak if memory else 0)
-    ck = measure(encode_step, unet, inr, frames, hw, "on", memory=memory)
-    out.update(step_ckpt_flops=ck["flops"], peak_bytes_ckpt=ck["peak_bytes"])
-    with checkpoint_temporal_blocks(unet):
-        ck_all = measure(encode_step, unet, inr, frames, hw, "on", memory=memory)
-    out.update(step_ckpt_all_flops=ck_all["flops"], peak_bytes_ckpt_all=ck_all["peak_bytes"])
-    out.update(checkpoint_model(unet, inr, frames, hw))
+    out.update(saved_bytes=saved.nbytes, peak_bytes_off=live.peak if memory else 0)
+    for mode in ("codec", "diffusers"):
+        ck = measure(encode_step, unet, inr, frames, hw, mode, memory=memory)
+        out.update({f"step_flops_{mode}": ck["flops"], f"peak_bytes_{mode}": ck["peak_bytes"]})
+        out.update({f"{k}_{mode}": v for k, v in checkpoint_model(unet, inr, frames, hw, mode).items()})
     return out
 
 
-def checkpoint_model(unet: nn.Module, inr: nn.Module, frames: int, hw: tuple[int, int]) -> dict[str, int]:
-    """The first-order model of a checkpointed step's activation memory.
+def checkpoint_model(
+    unet: nn.Module, inr: nn.Module, frames: int, hw: tuple[int, int], mode: str
+) -> dict[str, int]:
+    """The first-order model of a checkpointed step's activation memory (:meth:`CheckpointUnits.model_peak`).
 
-    peak ~ (saved tensors outside the checkpointed units) + (inputs of every unit, kept to recompute
-    it) + (the saved tensors of the largest unit, alive while its backward runs); storages counted once.
+    Returns the units (all, and those at the top level, outside any other), the bytes saved outside
+    every unit, the inputs the top-level units keep, and the modelled peak.
     """
-    exclude = storage_ids(unet, inr)
-    units = CheckpointUnits(exclude)
-    outside = SavedBytes(exclude)
-    encode_step(unet, inr, frames, hw, units, outside)
-    kept = {**outside.storages, **units.inputs}
-    largest = max((n for _, n in units.units), default=0)
+    units = CheckpointUnits(storage_ids(unet, inr))
+    encode_step(unet, inr, frames, hw, mode, units.root.saved, probe=units)
+    root = units.root
+    outside = {k: n for k, (_, n) in root.saved.storages.items()}
     return {
-        "ckpt_units": len(units.units),
-        "ckpt_outside_bytes": outside.nbytes,
-        "ckpt_inputs_bytes": sum(n for k, (_, n) in units.inputs.items() if k not in outside.storages),
-        "ckpt_largest_unit_bytes": largest,
-        "ckpt_model_bytes": sum(n for _, n in kept.values()) + largest,
+        "model_units": sum(1 for _ in root.walk()) - 1,
+        "model_top_units": len(root.children),
+        "model_outside_bytes": sum(outside.values()),
+        "model_inputs_bytes": sum(n for k, (_, n) in root.child_inputs.items() if k not in outside),
+        "model_peak_bytes": units.model_peak(),
     }
 
 
@@ -522,8 +568,9 @@ def estimate(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, 
     # per sequence
     joint_steps = n * args.steps_per_window if args.steps is None else args.steps
     warm_steps = n * args.warmup_steps_per_window if args.warmup_steps is None else args.warmup_steps
+    mode = args.checkpointing
     step_flops = (
-        step["step_ckpt_flops"] if args.checkpointing else step["step_fwd_flops"] + step["step_bwd_flops"]
+        step[f"step_flops_{mode}"] if mode != "off" else step["step_fwd_flops"] + step["step_bwd_flops"]
     )
     vae_enc_per_frame = venc["flops"] / enc_frames
     vae_dec_per_frame = dec["flops"] / chunk_frames
@@ -535,7 +582,7 @@ def estimate(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, 
     trained = inr_params + (lora_params if per_video else 0)
     optim = 3 * 4 * trained  # fp32 grad + Adam's two moments (params counted in weights / INR)
     resident_enc = weights + 4 * inr_params + optim
-    act_step = step["peak_bytes_ckpt"] if args.checkpointing else step["peak_bytes_no_ckpt"]
+    act_step = step[f"peak_bytes_{mode}"]
     enc_peak = resident_enc + max(act_step, venc["peak_bytes"])
     dec_peak = weights + 4 * inr_params + max(fwd["peak_bytes"], dec["peak_bytes"])
     vae_model = (
@@ -548,7 +595,7 @@ def estimate(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, 
         rows.append({"scope": scope, "quantity": quantity, "value": value, "unit": unit, "method": method})
 
     T, G = 1e12, GiB
-    ck = "with" if args.checkpointing else "without"
+    ck = {"codec": "codec's", "diffusers": "diffusers-only", "off": "no"}[mode]
     row("model", "unet_params", unet_params, "params", f"counted ({args.backbone} config, LoRA excluded)")
     row("model", "vae_params", vae_params, "params", f"counted ({args.backbone} config)")
     row("model", "lora_params", lora_params, "params", f"counted (rank {args.lora_rank}, {args.adapters})")
@@ -564,58 +611,29 @@ def estimate(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, 
         "TFLOP",
         "counted (grads to INR input path)",
     )
-    row(
-        "encode step",
-        "checkpointed_step_flops",
-        step["step_ckpt_flops"] / T,
-        "TFLOP",
-        "counted: fwd + recompute + bwd",
-    )
+    fwd_flops = step["step_fwd_flops"]
+    for m, what in (("codec", "the codec's"), ("diffusers", "diffusers-only")):
+        row("encode step", f"step_flops_{m}_ckpt", step[f"step_flops_{m}"] / T, "TFLOP",
+            f"counted: fwd + recompute + bwd, {what} checkpointing")  # fmt: skip
+        row("encode step", f"recompute_flops_{m}_ckpt",
+            (step[f"step_flops_{m}"] - fwd_flops - step["step_bwd_flops"]) / T, "TFLOP",
+            f"counted: part of step_flops_{m}_ckpt")  # fmt: skip
     row("encode step", "warmup_step_flops", warm["flops"] / T, "TFLOP", "counted (INR only)")
-    row(
-        "encode step",
-        "saved_for_backward",
-        step["saved_bytes"] / G,
-        "GiB",
-        "summed, saved_tensors_hooks, no ckpt",
-    )
-    row(
-        "encode step", "activation_peak_no_ckpt", step["peak_bytes_no_ckpt"] / G, "GiB", "simulated live peak"
-    )
-    row("encode step", "activation_peak_ckpt", step["peak_bytes_ckpt"] / G, "GiB", "simulated live peak")
-    row("encode step", "activation_peak_ckpt_temporal_too", step["peak_bytes_ckpt_all"] / G, "GiB",
-        "simulated; what-if: temporal blocks checkpointed too (the codec does not)")  # fmt: skip
-    row("encode step", "checkpointed_temporal_too_step_flops", step["step_ckpt_all_flops"] / T, "TFLOP",
-        "counted; the same what-if")  # fmt: skip
-    row(
-        "encode step",
-        "ckpt_model_peak",
-        step["ckpt_model_bytes"] / G,
-        "GiB",
-        "outside + unit inputs + largest unit",
-    )
-    row("encode step", "ckpt_units", step["ckpt_units"], "modules", "diffusers' checkpointed modules")
-    row(
-        "encode step",
-        "ckpt_outside_saved",
-        step["ckpt_outside_bytes"] / G,
-        "GiB",
-        "saved outside checkpointed units",
-    )
-    row(
-        "encode step",
-        "ckpt_unit_inputs",
-        step["ckpt_inputs_bytes"] / G,
-        "GiB",
-        "inputs kept by checkpointing",
-    )
-    row(
-        "encode step",
-        "ckpt_largest_unit",
-        step["ckpt_largest_unit_bytes"] / G,
-        "GiB",
-        "largest unit's saved tensors",
-    )
+    row("encode step", "saved_for_backward", step["saved_bytes"] / G, "GiB",
+        "summed, saved_tensors_hooks, no ckpt")  # fmt: skip
+    row("encode step", "activation_peak_no_ckpt", step["peak_bytes_off"] / G, "GiB", "simulated live peak")
+    for m in ("codec", "diffusers"):
+        row("encode step", f"activation_peak_{m}_ckpt", step[f"peak_bytes_{m}"] / G, "GiB",
+            "simulated live peak")  # fmt: skip
+    for m in ("codec", "diffusers"):
+        row("encode step", f"model_peak_{m}_ckpt", step[f"model_peak_bytes_{m}"] / G, "GiB",
+            "modelled: largest path of kept saves + unit inputs")  # fmt: skip
+        row("encode step", f"model_outside_saved_{m}_ckpt", step[f"model_outside_bytes_{m}"] / G, "GiB",
+            "part: saved outside every checkpointed unit")  # fmt: skip
+        row("encode step", f"model_unit_inputs_{m}_ckpt", step[f"model_inputs_bytes_{m}"] / G, "GiB",
+            "part: inputs kept by the top-level units")  # fmt: skip
+        row("encode step", f"units_{m}_ckpt", step[f"model_units_{m}"], "modules",
+            f"checkpointed calls, {step[f'model_top_units_{m}']} at top level")  # fmt: skip
     row(
         "vae",
         "encode_flops_per_frame",
@@ -739,8 +757,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate-point", default="m", help="rate point (xs, s, m, l, xl, xxl): sizes the INR")
     p.add_argument("--adapters", choices=("shared", "per_video"), default="shared")
     p.add_argument("--lora-rank", type=int, default=4)
-    p.add_argument("--no-checkpointing", dest="checkpointing", action="store_false",
-                   help="totals without gradient checkpointing (the GPU path uses it)")  # fmt: skip
+    p.add_argument("--checkpointing", choices=CHECKPOINTING, default="codec",
+                   help="checkpointing of the totals: the codec's (GPU default), diffusers' only, none")  # fmt: skip
+    p.add_argument("--no-checkpointing", dest="checkpointing", action="store_const", const="off",
+                   help="= --checkpointing off")  # fmt: skip
     p.add_argument("--attention", choices=("flash", "math"), default="flash")
     p.add_argument("--pure-bf16", action="store_true", help="norms in bf16 too (autocast runs them in fp32)")
     p.add_argument("--gpu", choices=sorted(PEAK_TFLOPS), default=None, help="sets --tflops")

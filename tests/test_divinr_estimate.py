@@ -1,5 +1,7 @@
-"""bench/estimate_divinr_1080p.py: its counts on the meta device are those of real tensors, its window
-count is the codec's, and its 1080p attention FLOPs are the closed form for SVD-XT's shapes."""
+"""bench/estimate_divinr_1080p.py: its counts on the meta device are those of real tensors, the codec's
+checkpointing (nested: whole transformers around diffusers' checkpoints) is what it runs and keeps less
+than diffusers' alone, its window count is the codec's, and its 1080p attention FLOPs are the closed
+form for SVD-XT's shapes."""
 
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from codecbench_divinr import sampler
+from codecbench_divinr import checkpointing, sampler
 from codecbench_divinr.backbone import TINY_UNET
 from codecbench_divinr.config import InrSize
 from codecbench_divinr.encoder import latent_hw
 from codecbench_divinr.fullsize import SVD_XT_UNET
 from codecbench_divinr.inr import NervInr
+from diffusers.models.transformers.transformer_temporal import TransformerSpatioTemporalModel
 
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "estimate_divinr_1080p.py"
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -67,20 +70,50 @@ def _tiny(est, device: str):
 
 
 def test_meta_counts_are_real_counts(est) -> None:
-    """The same functions on meta and on real CPU tensors (tiny UNet): the same FLOPs and bytes."""
+    """The same functions on meta and on real CPU tensors (tiny UNet): the same FLOPs and bytes, for
+    no checkpointing, diffusers' and the codec's; the codec's keeps least and recomputes most."""
     got = {}
     for device in ("meta", "cpu"):
         unet, inr = _tiny(est, device)
         with est.gpu_like(attention="math"):  # flash attention has no CPU kernel; math runs on both
-            got[device] = [
-                est.measure(est.encode_step, unet, inr, 4, (8, 8), "off"),
-                est.measure(est.encode_step, unet, inr, 4, (8, 8), "on"),
-            ]
+            got[device] = {
+                m: est.measure(est.encode_step, unet, inr, 4, (8, 8), m) for m in est.CHECKPOINTING
+            }
+        assert checkpointing.wrapped(unet) == 0 and not unet.is_gradient_checkpointing  # undone
     assert got["meta"] == got["cpu"]
-    step, ckpt = got["meta"]
-    assert step["flops"] > 0 and step["attention_flops"] == 0  # the math kernel counts as matmuls
-    # checkpointing recomputes part of the forward, for less memory
-    assert ckpt["flops"] > step["flops"] and ckpt["peak_bytes"] < step["peak_bytes"]
+    off, diffusers, codec = (got["meta"][m] for m in ("off", "diffusers", "codec"))
+    assert off["flops"] > 0 and off["attention_flops"] == 0  # the math kernel counts as matmuls
+    # checkpointing recomputes part of the forward for less memory; the codec's more of it, for less
+    assert codec["peak_bytes"] < diffusers["peak_bytes"] < off["peak_bytes"]
+    assert codec["flops"] > diffusers["flops"] > off["flops"]
+
+
+def test_codec_checkpointing_is_nested(est) -> None:
+    """The codec mode runs checkpointing.enable (every spatio-temporal transformer wrapped), and the
+    probe sees diffusers' spatial-block checkpoints inside the transformers' and models a lower peak."""
+    unet, inr = _tiny(est, "meta")
+    transformers = sum(isinstance(m, TransformerSpatioTemporalModel) for m in unet.modules())
+    assert transformers > 0
+    seen = {}
+
+    def during() -> None:
+        seen["wrapped"] = checkpointing.wrapped(unet)
+        seen["diffusers"] = unet.is_gradient_checkpointing
+
+    probes = {}
+    with est.gpu_like(attention="math"):
+        est.encode_step(unet, inr, 4, (8, 8), "codec", on_forward_done=during)
+        for mode in ("codec", "diffusers"):
+            probes[mode] = est.CheckpointUnits(est.storage_ids(unet, inr))
+            est.encode_step(unet, inr, 4, (8, 8), mode, probes[mode].root.saved, probe=probes[mode])
+    assert seen == {"wrapped": transformers, "diffusers": True}
+    assert checkpointing.checkpoint is torch.utils.checkpoint.checkpoint  # the probe's patch undone
+    codec, diffusers = probes["codec"].root, probes["diffusers"].root
+    outer = [u for u in codec.children if u.name == "TransformerSpatioTemporalModel"]
+    assert len(outer) == transformers and all(u.children for u in outer)  # nested units inside
+    assert sum(1 for _ in codec.walk()) == sum(1 for _ in diffusers.walk()) + transformers
+    assert not any(u.children for u in diffusers.children)
+    assert probes["codec"].model_peak() < probes["diffusers"].model_peak()
 
 
 def test_conv_flops_are_linear_in_frames(est) -> None:
@@ -131,7 +164,7 @@ def test_cli_tiny(est, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert {r["frames"] for r in table} == {"10"} and {r["overlap"] for r in table} == {"1"}
     v = {(r["scope"], r["quantity"]): r["value"] for r in rows}
     assert v["sequence", "windows"] == 3 and v["sequence", "joint_steps"] == 9
-    encode = 9 * v["encode step", "checkpointed_step_flops"] + 10 * v["vae", "encode_flops_per_frame"]
+    encode = 9 * v["encode step", "step_flops_codec_ckpt"] + 10 * v["vae", "encode_flops_per_frame"]
     assert v["sequence", "encode_flops"] == pytest.approx(encode)
     decode = 3 * 8 * v["unet forward", "flops"] + 10 * v["vae", "decode_flops_per_frame"]
     assert v["sequence", "decode_flops"] == pytest.approx(decode)
