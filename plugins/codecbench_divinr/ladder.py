@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from codecbench import CodecbenchError
 from codecbench_divinr.config import InrSize
+from codecbench_divinr.encoder import latent_hw
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,9 @@ def sized(width: int, freqs: int) -> InrSize:
     )
 
 
-def inr_for(point: RatePoint, width: int, height: int, frames: int, vae_scale: int = 8) -> InrSize:
+def inr_for(point: RatePoint, width: int, height: int, frames: int) -> InrSize:
     """The largest INR along :data:`PROFILE` whose predicted payload fits ``point.bpp`` for this clip."""
-    hw = (math.ceil(height / vae_scale), math.ceil(width / vae_scale))
+    hw = latent_hw(width, height)
     budget = point.bpp * width * height * frames / BITS_PER_PARAM
     freqs = freqs_for(frames)
     lo, hi = 1, 2
@@ -115,9 +116,9 @@ def inr_for(point: RatePoint, width: int, height: int, frames: int, vae_scale: i
     return sized(lo, freqs)
 
 
-def predicted_bpp(size: InrSize, width: int, height: int, frames: int, vae_scale: int = 8) -> float:
+def predicted_bpp(size: InrSize, width: int, height: int, frames: int) -> float:
     """The bpp an INR of ``size`` predicts for the clip: its parameters at :data:`BITS_PER_PARAM`, plus the header."""
-    hw = (math.ceil(height / vae_scale), math.ceil(width / vae_scale))
+    hw = latent_hw(width, height)
     return (inr_params(size, hw) * BITS_PER_PARAM + HEADER_BITS) / (width * height * frames)
 
 
@@ -127,7 +128,6 @@ def ladder_table(width: int, height: int, frames: int, names: list[str] | None =
     for name in names or [*LADDER, *EXTRA]:
         point = parse_rate_point(name)
         size = inr_for(point, width, height, frames)
-        hw = (math.ceil(height / 8), math.ceil(width / 8))
         rows.append(
             {
                 "rate_point": name,
@@ -139,7 +139,7 @@ def ladder_table(width: int, height: int, frames: int, names: list[str] | None =
                 "freqs": size.freqs,
                 "stem": size.stem,
                 "channels": "/".join(map(str, size.channels)),
-                "params": inr_params(size, hw),
+                "params": inr_params(size, latent_hw(width, height)),
                 "predicted_bpp": round(predicted_bpp(size, width, height, frames), 5),
             }
         )
